@@ -1,0 +1,72 @@
+namespace MLTransfer.Backbones;
+
+/// <summary>How an image is fitted into the backbone's fixed input size.</summary>
+public enum ResizeMode
+{
+    /// <summary>Stretch the whole image to the target size (aspect ratio not kept).</summary>
+    Fill,
+    /// <summary>Scale so the image covers the target, then crop the centre (ML.NET IsoCrop).</summary>
+    IsoCrop,
+    /// <summary>Scale so the image fits inside the target, pad the rest with black (ML.NET IsoPad).</summary>
+    IsoPad,
+}
+
+/// <summary>Order of the colour planes the backbone expects.</summary>
+public enum ChannelOrder
+{
+    /// <summary>Red, green, blue planes.</summary>
+    Rgb,
+    /// <summary>Blue, green, red planes (Caffe-style models).</summary>
+    Bgr,
+}
+
+/// <summary>
+/// Everything needed to use one pretrained ONNX image classifier as a frozen feature extractor:
+/// where its file comes from, how to verify it, and how to preprocess images for it.
+/// Modelled on timm's pretrained config: one record per backbone.
+/// </summary>
+/// <remarks>
+/// Normalisation is always expressed as per-channel <see cref="Mean"/> and <see cref="Std"/> on pixels
+/// scaled to [0, 1]: <c>x = (pixel / 255 - mean) / std</c>. A model that wants <c>pixel / 127.5 - 1</c>
+/// is mean 0.5, std 0.5; one that wants raw 0..255 is mean 0, std 1/255. One form covers all of them,
+/// and it is folded into the ONNX graph so that ML.NET only ever extracts raw pixels.
+/// </remarks>
+public sealed record BackboneDescription
+{
+    /// <summary>Catalog name, e.g. <c>mobilenet-v2</c>.</summary>
+    public required string Name { get; init; }
+    /// <summary>Architecture family, e.g. <c>mobilenet</c>, <c>resnet</c>.</summary>
+    public string Family { get; init; } = "custom";
+    /// <summary>File name in the cache or offline folder.</summary>
+    public required string FileName { get; init; }
+    /// <summary>Public download URLs, tried in order. Empty when the file is only found offline.</summary>
+    public IReadOnlyList<string> Urls { get; init; } = [];
+    /// <summary>Lower-case hex SHA-256 of the file, or null when unknown (user-supplied files).</summary>
+    public string? Sha256 { get; init; }
+    /// <summary>File size in bytes, or null when unknown.</summary>
+    public long? SizeBytes { get; init; }
+    /// <summary>Name of the image input of the graph, or null to take the graph's only input.</summary>
+    public string? InputName { get; init; }
+    /// <summary>Input width in pixels.</summary>
+    public int InputWidth { get; init; } = 224;
+    /// <summary>Input height in pixels.</summary>
+    public int InputHeight { get; init; } = 224;
+    /// <summary>Tensor layout of the input; only NCHW is supported.</summary>
+    public string Layout { get; init; } = "NCHW";
+    /// <summary>How images are fitted into the input size.</summary>
+    public ResizeMode ResizeMode { get; init; } = ResizeMode.Fill;
+    /// <summary>Order of the colour planes.</summary>
+    public ChannelOrder ChannelOrder { get; init; } = ChannelOrder.Rgb;
+    /// <summary>Per-channel mean on [0,1]-scaled pixels, in <see cref="ChannelOrder"/> order.</summary>
+    public IReadOnlyList<float> Mean { get; init; } = [0.485f, 0.456f, 0.406f];
+    /// <summary>Per-channel standard deviation on [0,1]-scaled pixels, in <see cref="ChannelOrder"/> order.</summary>
+    public IReadOnlyList<float> Std { get; init; } = [0.229f, 0.224f, 0.225f];
+    /// <summary>Name of the feature tensor, or null to detect it (input of the final classifier node).</summary>
+    public string? FeatureTensor { get; init; }
+    /// <summary>Width of the feature vector, or null when it is read from the graph.</summary>
+    public int? FeatureSize { get; init; }
+    /// <summary>Licence of the weights.</summary>
+    public string? Licence { get; init; }
+    /// <summary>Where the weights come from.</summary>
+    public string? Source { get; init; }
+}
