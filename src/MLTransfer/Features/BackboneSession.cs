@@ -1,0 +1,61 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using MLTransfer.Backbones;
+
+namespace MLTransfer.Features;
+
+/// <summary>
+/// A batched ONNX Runtime session over a prepared backbone (raw pixels in, flat features out).
+/// ML.NET's ApplyOnnxModel feeds one row per call; training runs the same graph here in batches.
+/// </summary>
+public sealed class BackboneSession : IDisposable
+{
+    private readonly InferenceSession _session;
+
+    /// <summary>Creates a session for a prepared backbone.</summary>
+    /// <param name="backbone">The prepared graph.</param>
+    /// <param name="intraOpThreads">Threads for one operator; 0 means one per core.</param>
+    public BackboneSession(PreparedBackbone backbone, int intraOpThreads = 0)
+    {
+        Backbone = backbone;
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = intraOpThreads > 0 ? intraOpThreads : Environment.ProcessorCount,
+            InterOpNumThreads = 1,
+        };
+        // Spinning worker threads would steal the cores the image decoders need while a batch is
+        // being assembled; blocking costs a few microseconds per operator and frees them.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        _session = new InferenceSession(backbone.OnnxBytes, options);
+    }
+
+    /// <summary>The backbone this session runs.</summary>
+    public PreparedBackbone Backbone { get; }
+
+    /// <summary>Floats per image in the input (3 × height × width).</summary>
+    public int InputLength => 3 * Backbone.InputHeight * Backbone.InputWidth;
+
+    /// <summary>Runs <paramref name="count"/> images (raw pixel planes, back to back) and returns one feature vector each.</summary>
+    public float[][] Run(float[] pixels, int count)
+    {
+        if (pixels.Length < count * InputLength)
+            throw new ArgumentException($"Expected {count * InputLength} floats for {count} images, got {pixels.Length}.", nameof(pixels));
+        var shape = new long[] { count, 3, Backbone.InputHeight, Backbone.InputWidth };
+        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, pixels.AsMemory(0, count * InputLength), shape);
+        using var outputs = _session.Run(new RunOptions(), [PreparedBackbone.InputName], [input], [PreparedBackbone.OutputName]);
+        var flat = outputs[0].GetTensorDataAsSpan<float>();
+        var size = Backbone.FeatureSize;
+        if (flat.Length != count * size)
+            throw new MLTransferException($"The backbone returned {flat.Length} values for {count} images, expected {count * size}",
+                Backbone.Description.Name, "The backbone graph does not match its description; check --feature-tensor");
+        var result = new float[count][];
+        for (var i = 0; i < count; i++)
+            result[i] = flat.Slice(i * size, size).ToArray();
+        return result;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _session.Dispose();
+}

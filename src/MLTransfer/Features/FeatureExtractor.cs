@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using MLTransfer.Backbones;
+using MLTransfer.Images;
+
+namespace MLTransfer.Features;
+
+/// <summary>
+/// Turns image files into backbone features: parallel decoding overlapped with batched ONNX Runtime
+/// inference, reading and filling a <see cref="FeatureCache"/> when one is given.
+/// </summary>
+/// <remarks>
+/// Images stream through a bounded channel, so memory stays flat however large the dataset: at most a
+/// few batches of decoded pixels exist at any time. Every finished batch is flushed to the cache before
+/// the next starts, which is what makes an interrupted run resumable.
+/// </remarks>
+public static class FeatureExtractor
+{
+    private sealed record Pending(string Path, string Hash, float[] Pixels);
+
+    /// <summary>Extracts features for <paramref name="paths"/>.</summary>
+    /// <param name="paths">Image files.</param>
+    /// <param name="session">The backbone to run.</param>
+    /// <param name="cache">Bottleneck cache to read and fill, or null.</param>
+    /// <param name="options">Batch size, threads, limits and progress.</param>
+    /// <param name="cancellation">Stops the run; finished batches stay cached.</param>
+    public static FeatureExtractionResult Extract(IReadOnlyList<string> paths, BackboneSession session, FeatureCache? cache = null,
+        FeatureExtractionOptions? options = null, CancellationToken cancellation = default)
+    {
+        options ??= new FeatureExtractionOptions();
+        var backbone = session.Backbone;
+        var batchSize = Math.Max(1, options.BatchSize);
+        var decoders = options.DecodeThreads > 0 ? options.DecodeThreads : Environment.ProcessorCount;
+        var features = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
+        var skipped = new List<SkippedImage>();
+        int extracted = 0, fromCache = 0;
+        var clock = Stopwatch.StartNew();
+        var gate = new object();
+        void Report()
+        {
+            options.Progress?.Report(new ExtractionProgress(features.Count + skipped.Count, paths.Count, fromCache, skipped.Count, clock.Elapsed));
+        }
+
+        var channel = Channel.CreateBounded<Pending>(new BoundedChannelOptions(2 * batchSize) { SingleReader = true });
+        var bgr = backbone.Description.ChannelOrder == ChannelOrder.Bgr;
+        var producer = Task.Run(async () =>
+        {
+            try
+            {
+                await Parallel.ForEachAsync(paths, new ParallelOptions { MaxDegreeOfParallelism = decoders, CancellationToken = cancellation }, async (path, ct) =>
+                {
+                    byte[] bytes;
+                    try
+                    {
+                        bytes = await File.ReadAllBytesAsync(path, ct);
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        lock (gate) skipped.Add(new SkippedImage(path, e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : $"cannot read file: {e.Message}"));
+                        return;
+                    }
+                    var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+                    var cached = cache?.TryGet(hash);
+                    if (cached is not null)
+                    {
+                        lock (gate)
+                        {
+                            features[path] = cached;
+                            hashes[path] = hash;
+                            fromCache++;
+                        }
+                        return;
+                    }
+                    float[] pixels;
+                    try
+                    {
+                        var image = ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, path);
+                        pixels = new float[session.InputLength];
+                        image.WritePlanes(pixels, bgr);
+                    }
+                    catch (ImageDecodeException e)
+                    {
+                        lock (gate) skipped.Add(new SkippedImage(path, e.Reason));
+                        return;
+                    }
+                    await channel.Writer.WriteAsync(new Pending(path, hash, pixels), ct);
+                });
+            }
+            finally
+            {
+                channel.Writer.TryComplete();
+            }
+        }, cancellation);
+
+        var batch = new List<Pending>(batchSize);
+        var input = new float[batchSize * session.InputLength];
+        var reader = channel.Reader;
+        while (reader.WaitToReadAsync(cancellation).AsTask().GetAwaiter().GetResult())
+        {
+            batch.Clear();
+            // Fill the batch, waiting for the decoders while they are still producing: a short batch is
+            // only run at the very end.
+            while (batch.Count < batchSize)
+            {
+                if (reader.TryRead(out var item))
+                    batch.Add(item);
+                else if (!reader.WaitToReadAsync(cancellation).AsTask().GetAwaiter().GetResult())
+                    break;
+            }
+            for (var i = 0; i < batch.Count; i++)
+                batch[i].Pixels.CopyTo(input, i * session.InputLength);
+            var output = session.Run(input, batch.Count);
+            cache?.AddRange(batch.Select((p, i) => (p.Hash, output[i])));
+            lock (gate)
+            {
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    features[batch[i].Path] = output[i];
+                    hashes[batch[i].Path] = batch[i].Hash;
+                }
+                extracted += batch.Count;
+                Report();
+            }
+        }
+        producer.GetAwaiter().GetResult();
+        lock (gate) Report();
+        skipped.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
+        return new FeatureExtractionResult(features, hashes, skipped, extracted, fromCache, clock.Elapsed);
+    }
+}

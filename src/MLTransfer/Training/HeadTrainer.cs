@@ -1,0 +1,75 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MLTransfer.Training;
+
+/// <summary>
+/// Fits the classification head on feature vectors with a standard ML.NET multiclass trainer, and scores
+/// feature vectors with a fitted head. The head reads a <c>Features</c> column and writes
+/// <c>Score</c> (one probability per class, in class-name order) and <c>PredictedLabel</c> (the class name).
+/// </summary>
+public static class HeadTrainer
+{
+    /// <summary>Name of the feature column the head reads.</summary>
+    public const string FeaturesColumn = "Features";
+
+    private sealed class Row
+    {
+        public string Label { get; set; } = "";
+        public float[] Features { get; set; } = [];
+    }
+
+    private sealed class KeyRow
+    {
+        public string Label { get; set; } = "";
+    }
+
+    private sealed class Scored
+    {
+        public float[] Score { get; set; } = [];
+    }
+
+    /// <summary>Trains a head.</summary>
+    /// <param name="ml">The ML.NET context (its seed makes the fit repeatable).</param>
+    /// <param name="classNames">Class names; their order is the order of the output scores.</param>
+    /// <param name="features">One feature vector per training example.</param>
+    /// <param name="labels">Class index of each example.</param>
+    /// <param name="kind">Which trainer.</param>
+    public static ITransformer Fit(MLContext ml, IReadOnlyList<string> classNames, IReadOnlyList<float[]> features, IReadOnlyList<int> labels, HeadKind kind)
+    {
+        if (features.Count == 0)
+            throw new MLTransferException("No training images are left to fit the head on", null, "Check the skipped-files list; every training image failed to load");
+        var size = features[0].Length;
+        var rows = features.Select((f, i) => new Row { Label = classNames[labels[i]], Features = f }).ToList();
+        var data = ml.Data.LoadFromEnumerable(rows, Schema(size));
+        // Keys follow the given class order, not the order labels happen to appear in the data, so the
+        // score vector's layout is known without reading key metadata.
+        var keyData = ml.Data.LoadFromEnumerable(classNames.Select(c => new KeyRow { Label = c }));
+        var toKey = ml.Transforms.Conversion.MapValueToKey("Label", "Label", keyData: keyData).Fit(data);
+        var keyed = toKey.Transform(data);
+        IEstimator<ITransformer> trainer = kind switch
+        {
+            HeadKind.SdcaMaximumEntropy => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", FeaturesColumn),
+            _ => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", FeaturesColumn),
+        };
+        return trainer.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(keyed);
+    }
+
+    /// <summary>Class probabilities for each feature vector.</summary>
+    public static float[][] Score(MLContext ml, ITransformer head, IReadOnlyList<float[]> features)
+    {
+        if (features.Count == 0)
+            return [];
+        var size = features[0].Length;
+        var data = ml.Data.LoadFromEnumerable(features.Select(f => new Row { Features = f }), Schema(size));
+        var scored = head.Transform(data);
+        return ml.Data.CreateEnumerable<Scored>(scored, reuseRowObject: false).Select(s => s.Score).ToArray();
+    }
+
+    private static SchemaDefinition Schema(int featureSize)
+    {
+        var schema = SchemaDefinition.Create(typeof(Row));
+        schema[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, featureSize);
+        return schema;
+    }
+}

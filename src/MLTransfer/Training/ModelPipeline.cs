@@ -1,0 +1,55 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+using MLTransfer.Backbones;
+
+namespace MLTransfer.Training;
+
+/// <summary>
+/// Builds the standard ML.NET chain that a saved model runs: image → resize → pixels → backbone (ONNX) →
+/// head. Only stock ML.NET transforms are used, so any app with the ML.NET packages can load the zip.
+/// </summary>
+public static class ModelPipeline
+{
+    /// <summary>Name of the model's input column: an <see cref="MLImage"/>.</summary>
+    public const string ImageColumn = "Image";
+
+    private sealed class ImageRow
+    {
+        public MLImage? Image { get; set; }
+    }
+
+    /// <summary>
+    /// Fits the feature part of the chain (no learning happens: every step is fixed by the backbone).
+    /// </summary>
+    /// <param name="ml">ML.NET context.</param>
+    /// <param name="backbone">The prepared backbone.</param>
+    /// <param name="onnxFile">Where the prepared graph is stored; it must exist until the model is saved.</param>
+    public static ITransformer FitFeaturizer(MLContext ml, PreparedBackbone backbone, string onnxFile)
+    {
+        var d = backbone.Description;
+        var estimator = ml.Transforms.ResizeImages(ImageColumn, backbone.InputWidth, backbone.InputHeight, ImageColumn, ToMLNet(d.ResizeMode))
+            .Append(ml.Transforms.ExtractPixels(PreparedBackbone.InputName, ImageColumn,
+                colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Rgb,
+                orderOfExtraction: d.ChannelOrder == ChannelOrder.Bgr ? ImagePixelExtractingEstimator.ColorsOrder.ABGR : ImagePixelExtractingEstimator.ColorsOrder.ARGB,
+                interleavePixelColors: false))
+            .Append(ml.Transforms.ApplyOnnxModel([PreparedBackbone.OutputName], [PreparedBackbone.InputName], onnxFile))
+            .Append(ml.Transforms.CopyColumns(HeadTrainer.FeaturesColumn, PreparedBackbone.OutputName));
+        return estimator.Fit(EmptyImages(ml, backbone.InputWidth, backbone.InputHeight));
+    }
+
+    /// <summary>An empty data view with the model's input schema.</summary>
+    public static IDataView EmptyImages(MLContext ml, int width, int height)
+    {
+        var schema = SchemaDefinition.Create(typeof(ImageRow));
+        schema[nameof(ImageRow.Image)].ColumnType = new ImageDataViewType(height, width);
+        return ml.Data.LoadFromEnumerable(Array.Empty<ImageRow>(), schema);
+    }
+
+    internal static ImageResizingEstimator.ResizingKind ToMLNet(ResizeMode mode) => mode switch
+    {
+        ResizeMode.IsoCrop => ImageResizingEstimator.ResizingKind.IsoCrop,
+        ResizeMode.IsoPad => ImageResizingEstimator.ResizingKind.IsoPad,
+        _ => ImageResizingEstimator.ResizingKind.Fill,
+    };
+}

@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using MLTransfer.Backbones;
+using MLTransfer.Backbones.Catalog;
+using MLTransfer.Backbones.Store;
+using MLTransfer.Data;
+using MLTransfer.Evaluation;
+using MLTransfer.Export;
+using MLTransfer.Features;
+
+namespace MLTransfer.Training;
+
+/// <summary>
+/// The whole transfer-learning job: discover and split the data, resolve and prepare the backbone,
+/// extract features (cached), fit the head on the training split, score validation and test, and
+/// assemble the ML.NET model that is saved.
+/// </summary>
+public static class TransferLearner
+{
+    /// <summary>Trains a classifier on the labelled images under <paramref name="dataPath"/> (folder or manifest).</summary>
+    /// <exception cref="MLTransferException">Bad data, a missing or mismatched backbone, or nothing left to train on.</exception>
+    public static TrainedModel Train(string dataPath, TransferLearningOptions? options = null, CancellationToken cancellation = default)
+    {
+        options ??= new TransferLearningOptions();
+        var log = options.Log ?? (_ => { });
+        var total = Stopwatch.StartNew();
+
+        var dataset = DatasetLoader.Load(dataPath);
+        foreach (var warning in dataset.Warnings)
+            log($"warning: {warning}");
+        var split = DatasetSplitter.Split(dataset, new SplitOptions(options.ValidationFraction, options.TestFraction, options.Seed), ContentHasher.Sha256Of);
+        foreach (var warning in split.Warnings)
+            log($"warning: {warning}");
+
+        var resolved = BackboneResolver.Resolve(options);
+        log($"backbone: {resolved.Description.Name} — {resolved.Reason}");
+        var prepared = BackboneGraph.Prepare(File.ReadAllBytes(resolved.FilePath), resolved.Description, resolved.FilePath);
+        log($"features: tensor '{prepared.Feature.FeatureTensor}' ({prepared.FeatureSize}-d), input {prepared.InputWidth}×{prepared.InputHeight} {resolved.Description.ResizeMode}");
+
+        var all = split.Train.Concat(split.Validation).Concat(split.Test).Select(i => i.Path).Distinct().ToList();
+        FeatureExtractionResult extraction;
+        using (var session = new BackboneSession(prepared, options.Extraction.InferenceThreads))
+        using (var cache = options.UseFeatureCache ? OpenCache(options, resolved, prepared, log) : null)
+            extraction = FeatureExtractor.Extract(all, session, cache, options.Extraction, cancellation);
+        log(string.Create(CultureInfo.InvariantCulture,
+            $"extracted {extraction.Extracted} images in {extraction.Elapsed.TotalSeconds:F1} s ({extraction.ExtractedPerSecond:F0} images/s), {extraction.FromCache} from cache, {extraction.Skipped.Count} skipped"));
+        foreach (var s in extraction.Skipped)
+            log($"skipped: {s.Path}: {s.Reason}");
+
+        // Unusable files leave every split; the counts reported are those actually used.
+        List<LabeledImage> Usable(IEnumerable<LabeledImage> images) => images.Where(i => extraction.Features.ContainsKey(i.Path)).ToList();
+        var (train, validation, test) = (Usable(split.Train), Usable(split.Validation), Usable(split.Test));
+        var classIndex = split.ClassNames.Select((c, i) => (c, i)).ToDictionary(t => t.c, t => t.i, StringComparer.Ordinal);
+        var missing = split.ClassNames.Where(c => !train.Any(i => i.Label == c)).ToList();
+        if (missing.Count > 0)
+            throw new MLTransferException($"No usable training images left for class(es) {string.Join(", ", missing)}", dataset.Root,
+                "Add images to those classes or remove them; see the skipped files above");
+
+        var ml = new MLContext(options.Seed);
+        var headClock = Stopwatch.StartNew();
+        var head = HeadTrainer.Fit(ml, split.ClassNames, train.Select(i => extraction.Features[i.Path]).ToList(), train.Select(i => classIndex[i.Label]).ToList(), options.Head);
+        headClock.Stop();
+        log(string.Create(CultureInfo.InvariantCulture, $"head: {options.Head} fitted on {train.Count} images in {headClock.Elapsed.TotalSeconds:F2} s"));
+
+        ClassificationMetrics? Evaluate(List<LabeledImage> images) => images.Count == 0 ? null :
+            MetricsCalculator.Compute(split.ClassNames, images.Select(i => classIndex[i.Label]).ToList(),
+                HeadTrainer.Score(ml, head, images.Select(i => extraction.Features[i.Path]).ToList()));
+        var validationMetrics = Evaluate(validation);
+        var testMetrics = Evaluate(test);
+
+        var tempDir = Directory.CreateTempSubdirectory("mltransfer-").FullName;
+        var onnxFile = Path.Combine(tempDir, "backbone.onnx");
+        File.WriteAllBytes(onnxFile, prepared.OnnxBytes);
+        var featurizer = ModelPipeline.FitFeaturizer(ml, prepared, onnxFile);
+        var model = featurizer.Append(head);
+
+        var counts = CountUsable(split.ClassNames, train, validation, test);
+        var skipped = dataset.Skipped.Select(s => new SkippedImage(s.Path, s.Reason)).Concat(extraction.Skipped).ToList();
+        var report = new TrainingReport
+        {
+            ClassNames = split.ClassNames,
+            Counts = counts,
+            GivenSplit = split.IsGivenSplit,
+            ValidationIsHeldOut = test.Count == 0,
+            Skipped = skipped,
+            Duplicates = split.Duplicates,
+            Warnings = dataset.Warnings.Concat(split.Warnings).ToList(),
+            Backbone = resolved.Description.Name,
+            BackboneReason = resolved.Reason,
+            Validation = validationMetrics,
+            Test = testMetrics,
+            ImagesExtracted = extraction.Extracted,
+            ImagesFromCache = extraction.FromCache,
+            ExtractionImagesPerSecond = extraction.ExtractedPerSecond,
+            ExtractionTime = extraction.Elapsed,
+            HeadTrainingTime = headClock.Elapsed,
+            TotalTime = total.Elapsed,
+        };
+        var metadata = new ModelMetadata
+        {
+            ClassNames = split.ClassNames,
+            Backbone = prepared.Description,
+            BackboneSha256 = resolved.Sha256,
+            BackboneReason = resolved.Reason,
+            FeatureSize = prepared.FeatureSize,
+            Head = options.Head.ToString(),
+            Seed = options.Seed,
+            DataSource = Path.GetFullPath(dataPath),
+            DatasetCounts = new Dictionary<string, IReadOnlyDictionary<string, int>>
+            {
+                ["train"] = counts.ToDictionary(c => c.Label, c => c.Train),
+                ["validation"] = counts.ToDictionary(c => c.Label, c => c.Validation),
+                ["test"] = counts.ToDictionary(c => c.Label, c => c.Test),
+            },
+            SkippedFiles = skipped.Count,
+            Metrics = Headline(validationMetrics, testMetrics),
+        };
+        return new TrainedModel(ml, model, metadata, report with { TotalTime = total.Elapsed }, tempDir);
+    }
+
+    private static FeatureCache OpenCache(TransferLearningOptions options, ResolvedBackbone resolved, PreparedBackbone prepared, Action<string> log)
+    {
+        var d = prepared.Description;
+        var preprocessing = string.Create(CultureInfo.InvariantCulture,
+            $"decoder-v1|{prepared.InputWidth}x{prepared.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|{prepared.Feature.FeatureTensor}");
+        var dir = Path.Combine(options.ResolvedWorkspace, "features", FeatureCache.KeyFor(resolved.Sha256, preprocessing));
+        var cache = FeatureCache.Open(Path.Combine(dir, "features.bin"), prepared.FeatureSize);
+        log($"feature cache: {cache.FilePath} ({cache.Count} entries{(cache.DroppedTornRecords > 0 ? $", dropped {cache.DroppedTornRecords} bytes of an interrupted write" : "")})");
+        return cache;
+    }
+
+    private static List<ClassSplitCounts> CountUsable(IReadOnlyList<string> classes, List<LabeledImage> train, List<LabeledImage> validation, List<LabeledImage> test) =>
+        classes.Select(c => new ClassSplitCounts(c, train.Count(i => i.Label == c), validation.Count(i => i.Label == c), test.Count(i => i.Label == c))).ToList();
+
+    private static Dictionary<string, IReadOnlyDictionary<string, double>> Headline(ClassificationMetrics? validation, ClassificationMetrics? test)
+    {
+        var result = new Dictionary<string, IReadOnlyDictionary<string, double>>();
+        foreach (var (name, m) in new[] { ("validation", validation), ("test", test) })
+            if (m is not null)
+                result[name] = new Dictionary<string, double> { ["accuracy"] = m.Accuracy, ["macroAccuracy"] = m.MacroAccuracy, ["logLoss"] = m.LogLoss };
+        return result;
+    }
+}
