@@ -1,0 +1,29 @@
+using System.Text;
+using MLTransfer.Training;
+
+namespace MLTransfer.Cli;
+
+/// <summary>Plain-text tables for the console.</summary>
+internal static class Reports
+{
+    public static string CountsTable(TrainingReport r)
+    {
+        var width = Math.Max(5, r.Counts.Max(c => c.Label.Length));
+        var sb = new StringBuilder();
+        sb.AppendLine($"Images per split{(r.GivenSplit ? " (split given by the data)" : "")}:");
+        sb.AppendLine($"  {"class".PadRight(width)}  {"train",6} {"val",6} {"test",6}");
+        foreach (var c in r.Counts)
+            sb.AppendLine($"  {c.Label.PadRight(width)}  {c.Train,6} {c.Validation,6} {c.Test,6}");
+        sb.Append($"  {"total".PadRight(width)}  {r.Counts.Sum(c => c.Train),6} {r.Counts.Sum(c => c.Validation),6} {r.Counts.Sum(c => c.Test),6}");
+        return sb.ToString();
+    }
+
+    public static string SkippedList(IReadOnlyList<(string Path, string Reason)> skipped)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"Skipped {skipped.Count} file(s):");
+        foreach (var (path, reason) in skipped)
+            sb.AppendLine($"  {path}: {reason}");
+        return sb.ToString().TrimEnd();
+    }
+}
