@@ -1,0 +1,180 @@
+using System.Text;
+
+namespace MLTransfer.Data;
+
+/// <summary>
+/// Reads a CSV/TSV manifest of <c>path,label[,split]</c> rows. A manifest may come from someone else, so every
+/// path is confined to the manifest's folder: a row pointing outside it is refused without touching the file.
+/// </summary>
+internal static class ManifestReader
+{
+    private static readonly string[] PathHeaders = ["path", "file", "filename", "image", "filepath"];
+    private static readonly string[] LabelHeaders = ["label", "class", "category"];
+
+    public static Dataset Read(string manifest, DatasetLoadOptions options)
+    {
+        var walker = new FileWalker(options);
+        if (walker.IsImageName(manifest))
+            throw new MLTransferException("Expected a dataset folder or a CSV/TSV manifest, but got an image file", manifest,
+                "Pass the folder that holds one sub-folder per class, or a manifest listing path,label rows");
+
+        string text;
+        try { text = File.ReadAllText(manifest); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new MLTransferException("Cannot read the manifest", manifest, "Check that the file exists and is readable", ex);
+        }
+
+        var newline = text.IndexOf('\n');
+        var firstLine = newline >= 0 ? text[..newline] : text;
+        var delimiter = Path.GetExtension(manifest).Equals(".tsv", StringComparison.OrdinalIgnoreCase) || firstLine.Contains('\t')
+            ? '\t' : ',';
+        var rows = Parse(text, delimiter, manifest);
+        if (rows.Count > 0 && IsHeader(rows[0].Fields)) rows.RemoveAt(0);
+        if (rows.Count == 0)
+            throw new MLTransferException("The manifest has no rows", manifest, "Add one 'path,label' row per image (an optional header row 'path,label' is allowed)");
+
+        var root = Path.GetDirectoryName(manifest)!;
+        var realRoot = PathUtil.RealPath(root);
+        var withSplit = rows.Where(r => r.Fields.Count >= 3 && r.Fields[2].Length > 0).ToList();
+        if (withSplit.Count > 0 && withSplit.Count < rows.Count)
+        {
+            var line = rows.First(r => r.Fields.Count < 3 || r.Fields[2].Length == 0).Line;
+            throw new MLTransferException($"The split column is filled on some rows but not on line {line}", manifest,
+                "Give every row a split (train, val or test), or remove the split column so the images are split automatically");
+        }
+
+        var images = new List<LabeledImage>();
+        var seen = new Dictionary<string, (int Line, string Label)>(PathUtil.Comparer);
+        foreach (var (line, fields) in rows)
+        {
+            var rawPath = fields[0];
+            void Skip(string reason) => walker.Skipped.Add(new SkippedFile(rawPath.Length > 0 ? rawPath : $"{manifest}:{line}", $"line {line}: {reason}"));
+
+            if (fields.Count < 2 || rawPath.Length == 0 || fields[1].Length == 0) { Skip("expected 'path,label'"); continue; }
+            if (fields.Count > 3) { Skip($"{fields.Count} columns, expected path,label[,split] (quote paths that contain '{(delimiter == '\t' ? "\\t" : ",")}')"); continue; }
+            var label = fields[1];
+            DatasetSplit? split = null;
+            if (fields.Count == 3 && fields[2].Length > 0)
+            {
+                split = ParseSplit(fields[2]);
+                if (split is null) { Skip($"unknown split '{fields[2]}' (use train, val or test)"); continue; }
+            }
+
+            // Manifests written on Windows use backslashes; on Unix they would otherwise become part of a file name.
+            var relative = OperatingSystem.IsWindows() ? rawPath : rawPath.Replace('\\', '/');
+            string full;
+            try { full = Path.GetFullPath(Path.Combine(root, relative)); }
+            catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
+            {
+                Skip($"invalid path ({ex.Message})");
+                continue;
+            }
+            // Lexical check first, so that a hostile path is refused before anything on it is even looked up.
+            if (!PathUtil.IsWithin(full, root)) { Skip("refused: the path points outside the manifest's folder"); continue; }
+            string real;
+            try { real = PathUtil.RealPath(full); }
+            catch (IOException) { Skip("symbolic link loop"); continue; }
+            if (!PathUtil.IsWithin(real, realRoot)) { Skip("refused: a symbolic link leads outside the manifest's folder"); continue; }
+
+            if (seen.TryGetValue(full, out var first))
+            {
+                Skip($"listed again (first on line {first.Line}" + (first.Label == label ? ")" : $" with label '{first.Label}')"));
+                continue;
+            }
+            seen[full] = (line, label);
+            if (Directory.Exists(full)) { Skip("is a folder, not an image file"); continue; }
+            if (!File.Exists(full) && new FileInfo(full).LinkTarget is null) { Skip("file not found"); continue; }
+            if (walker.CheckFile(new FileInfo(full), reportNonImage: true) is null) continue;
+            images.Add(new LabeledImage(full, label, split));
+        }
+
+        var classes = images.Select(i => i.Label).Distinct(StringComparer.Ordinal).ToList();
+        return DatasetLoader.Finish(root, manifest, DatasetLayout.Manifest, classes, images, walker, []);
+    }
+
+    private static DatasetSplit? ParseSplit(string value) => value.ToLowerInvariant() switch
+    {
+        "train" or "training" => DatasetSplit.Train,
+        "val" or "valid" or "validation" or "dev" => DatasetSplit.Validation,
+        "test" or "testing" => DatasetSplit.Test,
+        _ => null,
+    };
+
+    private static bool IsHeader(List<string> fields) =>
+        fields.Count >= 2
+        && PathHeaders.Contains(fields[0].ToLowerInvariant())
+        && LabelHeaders.Contains(fields[1].ToLowerInvariant());
+
+    /// <summary>
+    /// Splits CSV/TSV text into rows (RFC 4180 quoting: a quoted field may hold the delimiter, a newline or a
+    /// doubled quote). Unquoted fields are trimmed; blank lines are dropped. Line numbers are 1-based, for messages.
+    /// </summary>
+    internal static List<(int Line, List<string> Fields)> Parse(string text, char delimiter, string where)
+    {
+        var rows = new List<(int, List<string>)>();
+        var fields = new List<string>();
+        var field = new StringBuilder();
+        var line = 1;
+        var rowLine = 1;
+        var quoteLine = 0;
+        var inQuotes = false;
+        var wasQuoted = false;
+
+        void EndField()
+        {
+            fields.Add(wasQuoted ? field.ToString() : field.ToString().Trim());
+            field.Clear();
+            wasQuoted = false;
+        }
+        void EndRow()
+        {
+            EndField();
+            if (fields.Count > 1 || fields[0].Length > 0) rows.Add((rowLine, fields));
+            fields = [];
+        }
+
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (inQuotes)
+            {
+                if (c == '"')
+                {
+                    if (i + 1 < text.Length && text[i + 1] == '"') { field.Append('"'); i++; }
+                    else inQuotes = false;
+                }
+                else
+                {
+                    if (c == '\n') line++;
+                    field.Append(c);
+                }
+                continue;
+            }
+            switch (c)
+            {
+                case '"' when !wasQuoted && string.IsNullOrWhiteSpace(field.ToString()):
+                    field.Clear();
+                    inQuotes = wasQuoted = true;
+                    quoteLine = line;
+                    break;
+                case '\r':
+                    break;
+                case '\n':
+                    EndRow();
+                    rowLine = ++line;
+                    break;
+                default:
+                    if (c == delimiter) EndField();
+                    // Text after a closing quote (other than spaces) is kept rather than lost.
+                    else if (!wasQuoted || !char.IsWhiteSpace(c)) field.Append(c);
+                    break;
+            }
+        }
+        if (inQuotes)
+            throw new MLTransferException($"The manifest has a quote opened on line {quoteLine} that is never closed", where,
+                "Close the quote, or double any quote character that is part of a path (\"\")");
+        EndRow();
+        return rows;
+    }
+}
