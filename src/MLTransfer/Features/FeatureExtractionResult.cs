@@ -1,3 +1,5 @@
+using MLTransfer.Data;
+
 namespace MLTransfer.Features;
 
 /// <summary>Features for every usable image of an extraction, and the images that were skipped.</summary>
@@ -10,7 +12,7 @@ namespace MLTransfer.Features;
 public sealed record FeatureExtractionResult(
     IReadOnlyDictionary<string, float[]> Features,
     IReadOnlyDictionary<string, string> ContentHashes,
-    IReadOnlyList<SkippedImage> Skipped,
+    IReadOnlyList<SkippedFile> Skipped,
     int Extracted,
     int FromCache,
     TimeSpan Elapsed)
@@ -18,8 +20,3 @@ public sealed record FeatureExtractionResult(
     /// <summary>Backbone images per second (cached images excluded), or 0 when none ran.</summary>
     public double ExtractedPerSecond => Extracted > 0 && Elapsed.TotalSeconds > 0 ? Extracted / Elapsed.TotalSeconds : 0;
 }
-
-/// <summary>An image left out of a run.</summary>
-/// <param name="Path">The file.</param>
-/// <param name="Reason">Why it was left out.</param>
-public sealed record SkippedImage(string Path, string Reason);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using MLTransfer.Backbones;
+using MLTransfer.Data;
 using MLTransfer.Images;
 
 namespace MLTransfer.Features;
@@ -34,7 +35,7 @@ public static class FeatureExtractor
         var decoders = options.DecodeThreads > 0 ? options.DecodeThreads : Environment.ProcessorCount;
         var features = new Dictionary<string, float[]>(StringComparer.Ordinal);
         var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
-        var skipped = new List<SkippedImage>();
+        var skipped = new List<SkippedFile>();
         int extracted = 0, fromCache = 0;
         var clock = Stopwatch.StartNew();
         var gate = new object();
@@ -58,7 +59,7 @@ public static class FeatureExtractor
                     }
                     catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                     {
-                        lock (gate) skipped.Add(new SkippedImage(path, e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : $"cannot read file: {e.Message}"));
+                        lock (gate) skipped.Add(new SkippedFile(path, e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : $"cannot read file: {e.Message}"));
                         return;
                     }
                     var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
@@ -82,7 +83,7 @@ public static class FeatureExtractor
                     }
                     catch (ImageDecodeException e)
                     {
-                        lock (gate) skipped.Add(new SkippedImage(path, e.Reason));
+                        lock (gate) skipped.Add(new SkippedFile(path, e.Reason));
                         return;
                     }
                     await channel.Writer.WriteAsync(new Pending(path, hash, pixels), ct);

@@ -16,7 +16,7 @@ public sealed record TrainingReport
     /// <summary>True when there is no test split and the validation split is the held-out set reported.</summary>
     public bool ValidationIsHeldOut { get; init; }
     /// <summary>Files left out, at discovery or at decoding, with reasons.</summary>
-    public required IReadOnlyList<SkippedImage> Skipped { get; init; }
+    public required IReadOnlyList<SkippedFile> Skipped { get; init; }
     /// <summary>Groups of byte-identical files (kept in one split so they cannot leak into the test score).</summary>
     public IReadOnlyList<DuplicateGroup> Duplicates { get; init; } = [];
     /// <summary>Warnings that did not stop the run.</summary>

@@ -76,7 +76,7 @@ public static class TransferLearner
         var model = featurizer.Append(head);
 
         var counts = CountUsable(split.ClassNames, train, validation, test);
-        var skipped = dataset.Skipped.Select(s => new SkippedImage(s.Path, s.Reason)).Concat(extraction.Skipped).ToList();
+        var skipped = dataset.Skipped.Concat(extraction.Skipped).ToList();
         var report = new TrainingReport
         {
             ClassNames = split.ClassNames,
