@@ -1,0 +1,188 @@
+using Google.Protobuf;
+using MLTransfer.Backbones.Onnx;
+
+namespace MLTransfer.Tests.Fixtures;
+
+/// <summary>How the tiny classifier ends, to exercise each classifier pattern the detector knows.</summary>
+public enum TinyHead
+{
+    /// <summary>GlobalAveragePool -> Flatten -> Gemm (transB) -> Softmax, as PyTorch exports.</summary>
+    Gemm,
+    /// <summary>GlobalAveragePool -> 1x1 Conv -> Flatten -> Softmax, as TF-Slim/Caffe models end.</summary>
+    Conv1x1,
+    /// <summary>GlobalAveragePool -> Flatten -> MatMul -> Add(bias) -> Softmax, as TF converters write.</summary>
+    MatMulAdd,
+}
+
+/// <summary>
+/// Small ONNX graphs built in code with the library's own protobuf classes, so detection and graph
+/// surgery are tested on known structures without large files.
+/// </summary>
+public static class OnnxFixtures
+{
+    /// <summary>Name of the image input of the fixtures.</summary>
+    public const string InputName = "image";
+
+    private const int Float = (int)TensorProto.Types.DataType.Float;
+
+    /// <summary>
+    /// A ResNet-style classifier with seeded random weights:
+    /// <c>image [N,3,S,S] -> Conv3x3 -> Relu -> (Conv3x3 -> Relu -> Conv3x3) + skip -> Relu -> GlobalAveragePool -> head -> Softmax</c>.
+    /// </summary>
+    /// <param name="head">Classifier pattern.</param>
+    /// <param name="seed">Seed of the weights.</param>
+    /// <param name="width">Channels of the body, i.e. the feature width.</param>
+    /// <param name="classes">Number of classes.</param>
+    /// <param name="size">Static input height and width.</param>
+    /// <param name="declareValueInfo">Whether intermediate shapes are declared in <c>value_info</c>.</param>
+    /// <remarks>
+    /// Feature tensor: <c>features</c> ([N,width], Flatten output) for Gemm and MatMulAdd;
+    /// <c>pooled</c> ([N,width,1,1]) for Conv1x1.
+    /// </remarks>
+    public static ModelProto TinyResNet(TinyHead head = TinyHead.Gemm, int seed = 1234, int width = 16,
+        int classes = 10, int size = 32, bool declareValueInfo = true)
+    {
+        var rng = new Random(seed);
+        var g = new GraphProto { Name = $"tiny_resnet_{head.ToString().ToLowerInvariant()}" };
+        g.Input.Add(Value(InputName, Dim("N"), Dim(3), Dim(size), Dim(size)));
+
+        AddConv(g, rng, "stem_conv", InputName, "stem", 3, width, 3);
+        g.Node.Add(Node("Relu", "stem_relu", ["stem"], "stem_act"));
+        AddConv(g, rng, "block_conv1", "stem_act", "b1", width, width, 3);
+        g.Node.Add(Node("Relu", "block_relu1", ["b1"], "b1_act"));
+        AddConv(g, rng, "block_conv2", "b1_act", "b2", width, width, 3);
+        g.Node.Add(Node("Add", "block_add", ["b2", "stem_act"], "sum"));
+        g.Node.Add(Node("Relu", "block_relu2", ["sum"], "block_out"));
+        g.Node.Add(Node("GlobalAveragePool", "pool", ["block_out"], "pooled"));
+
+        switch (head)
+        {
+            case TinyHead.Gemm:
+                g.Node.Add(Flatten("flatten", "pooled", "features"));
+                g.Initializer.Add(Random(rng, "fc.weight", [classes, width], width));
+                g.Initializer.Add(Random(rng, "fc.bias", [classes], width));
+                var gemm = Node("Gemm", "fc", ["features", "fc.weight", "fc.bias"], "logits");
+                gemm.Attribute.Add(Int("transB", 1));
+                g.Node.Add(gemm);
+                break;
+            case TinyHead.Conv1x1:
+                AddConv(g, rng, "fc_conv", "pooled", "logits_map", width, classes, 1);
+                g.Node.Add(Flatten("flatten", "logits_map", "logits"));
+                break;
+            case TinyHead.MatMulAdd:
+                g.Node.Add(Flatten("flatten", "pooled", "features"));
+                g.Initializer.Add(Random(rng, "fc/MatMul/W", [width, classes], width));
+                g.Initializer.Add(Random(rng, "fc/BiasAdd/b", [classes], width));
+                g.Node.Add(Node("MatMul", "fc/MatMul", ["features", "fc/MatMul/W"], "fc_mm"));
+                g.Node.Add(Node("Add", "fc/BiasAdd", ["fc_mm", "fc/BiasAdd/b"], "logits"));
+                break;
+        }
+        g.Node.Add(Node("Softmax", "softmax", ["logits"], "probs"));
+        g.Output.Add(Value("probs", Dim("N"), Dim(classes)));
+
+        if (declareValueInfo)
+        {
+            g.ValueInfo.Add(Value("block_out", Dim("N"), Dim(width), Dim(size), Dim(size)));
+            g.ValueInfo.Add(Value("pooled", Dim("N"), Dim(width), Dim(1), Dim(1)));
+            if (head != TinyHead.Conv1x1)
+                g.ValueInfo.Add(Value("features", Dim("N"), Dim(width)));
+        }
+        return Model(g);
+    }
+
+    /// <summary>An image model without any classifier: <c>image [N,3,32,32] -> Conv3x3 -> out</c>.</summary>
+    public static ModelProto NoClassifier()
+    {
+        var g = new GraphProto { Name = "no_classifier" };
+        g.Input.Add(Value(InputName, Dim("N"), Dim(3), Dim(32), Dim(32)));
+        AddConv(g, new Random(7), "only_conv", InputName, "out", 3, 4, 3);
+        g.Output.Add(Value("out", Dim("N"), Dim(4), Dim(32), Dim(32)));
+        return Model(g);
+    }
+
+    /// <summary>A vector model (<c>x [N,20] -> Gemm -> y</c>): it has a classifier but no image input.</summary>
+    public static ModelProto NoImageInput()
+    {
+        var rng = new Random(3);
+        var g = new GraphProto { Name = "vector_model" };
+        g.Input.Add(Value("x", Dim("N"), Dim(20)));
+        g.Initializer.Add(Random(rng, "w", [5, 20], 20));
+        var gemm = Node("Gemm", "fc", ["x", "w"], "y");
+        gemm.Attribute.Add(Int("transB", 1));
+        g.Node.Add(gemm);
+        g.Output.Add(Value("y", Dim("N"), Dim(5)));
+        return Model(g);
+    }
+
+    /// <summary>Serialized bytes of a fixture.</summary>
+    public static byte[] Bytes(ModelProto model) => model.ToByteArray();
+
+    private static ModelProto Model(GraphProto graph)
+    {
+        var m = new ModelProto { IrVersion = 7, ProducerName = "MLTransfer.Tests", Graph = graph };
+        m.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        return m;
+    }
+
+    private static void AddConv(GraphProto g, Random rng, string name, string input, string output, int cin, int cout, int k)
+    {
+        g.Initializer.Add(Random(rng, name + ".weight", [cout, cin, k, k], cin * k * k));
+        g.Initializer.Add(Random(rng, name + ".bias", [cout], cin * k * k));
+        var conv = Node("Conv", name, [input, name + ".weight", name + ".bias"], output);
+        conv.Attribute.Add(Ints("kernel_shape", k, k));
+        var pad = k / 2;
+        conv.Attribute.Add(Ints("pads", pad, pad, pad, pad));
+        g.Node.Add(conv);
+    }
+
+    // Uniform in +-sqrt(3/fan_in) keeps activations of order 1 through the layers (He-style scaling).
+    private static TensorProto Random(Random rng, string name, long[] dims, int fanIn)
+    {
+        var count = (int)dims.Aggregate(1L, (a, d) => a * d);
+        var limit = Math.Sqrt(3.0 / fanIn);
+        var t = new TensorProto { Name = name, DataType = Float };
+        t.Dims.AddRange(dims);
+        for (var i = 0; i < count; i++)
+            t.FloatData.Add((float)((rng.NextDouble() * 2 - 1) * limit));
+        return t;
+    }
+
+    private static NodeProto Node(string op, string name, string[] inputs, string output)
+    {
+        var n = new NodeProto { OpType = op, Name = name };
+        n.Input.AddRange(inputs);
+        n.Output.Add(output);
+        return n;
+    }
+
+    private static NodeProto Flatten(string name, string input, string output)
+    {
+        var n = Node("Flatten", name, [input], output);
+        n.Attribute.Add(Int("axis", 1));
+        return n;
+    }
+
+    private static AttributeProto Int(string name, long v) =>
+        new() { Name = name, I = v, Type = AttributeProto.Types.AttributeType.Int };
+
+    private static AttributeProto Ints(string name, params long[] v)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        a.Ints.AddRange(v);
+        return a;
+    }
+
+    private static TensorShapeProto.Types.Dimension Dim(long v) => new() { DimValue = v };
+    private static TensorShapeProto.Types.Dimension Dim(string p) => new() { DimParam = p };
+
+    private static ValueInfoProto Value(string name, params TensorShapeProto.Types.Dimension[] dims)
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.AddRange(dims);
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = Float, Shape = shape } },
+        };
+    }
+}
