@@ -167,7 +167,7 @@ public static class BackboneGraph
             $"output '{PreparedBackbone.OutputName}' = Flatten('{feature.FeatureTensor}') [{OnnxShapes.Format(batch)},{feature.FeatureSize}]" +
             (feature.UserSpecified ? " (user-specified tensor)" : $" (input of {feature.ClassifierOpType} '{feature.ClassifierNode}')"));
 
-        return new PreparedBackbone(model.ToByteArray(), feature, feature.FeatureSize!.Value,
+        return new PreparedBackbone(desc with { FeatureTensor = feature.FeatureTensor, FeatureSize = feature.FeatureSize }, model.ToByteArray(), feature, feature.FeatureSize!.Value,
             desc.InputWidth, desc.InputHeight, desc.ChannelOrder, input.Name);
     }
 

@@ -7,6 +7,7 @@ namespace MLTransfer.Backbones;
 /// The fixed input and output names let the rest of the library (ML.NET pipelines, ONNX Runtime sessions,
 /// saved models) treat every backbone the same way, whatever its original tensor names were.
 /// </remarks>
+/// <param name="Description">The backbone record, with the detected feature tensor and size filled in.</param>
 /// <param name="OnnxBytes">The prepared ONNX model.</param>
 /// <param name="Feature">The feature tensor of the original graph that the output flattens.</param>
 /// <param name="FeatureSize">Width of <see cref="OutputName"/>: the output is float <c>[N, FeatureSize]</c>.</param>
@@ -15,6 +16,7 @@ namespace MLTransfer.Backbones;
 /// <param name="ChannelOrder">Order of the colour planes in <see cref="InputName"/>.</param>
 /// <param name="OriginalInputName">Name of the original image input, now computed from the raw pixels.</param>
 public sealed record PreparedBackbone(
+    BackboneDescription Description,
     byte[] OnnxBytes,
     FeatureTensorInfo Feature,
     int FeatureSize,

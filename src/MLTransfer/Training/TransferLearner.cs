@@ -35,7 +35,7 @@ public static class TransferLearner
 
         var resolved = BackboneResolver.Resolve(options);
         log($"backbone: {resolved.Description.Name} — {resolved.Reason}");
-        var prepared = BackboneGraph.Prepare(File.ReadAllBytes(resolved.FilePath), resolved.Description, resolved.FilePath);
+        var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
         log($"features: tensor '{prepared.Feature.FeatureTensor}' ({prepared.FeatureSize}-d), input {prepared.InputWidth}×{prepared.InputHeight} {resolved.Description.ResizeMode}");
 
         var all = split.Train.Concat(split.Validation).Concat(split.Test).Select(i => i.Path).Distinct().ToList();
