@@ -23,6 +23,8 @@ public sealed class ImageClassifier : IDisposable
 {
     private sealed class Input
     {
+        // The attribute registers MLImage as an image column; the actual size is set per backbone below.
+        [ImageType(1, 1)]
         public MLImage? Image { get; set; }
     }
 

@@ -16,6 +16,8 @@ public static class ModelPipeline
 
     private sealed class ImageRow
     {
+        // The attribute registers MLImage as an image column; the actual size is set per backbone below.
+        [ImageType(1, 1)]
         public MLImage? Image { get; set; }
     }
 
