@@ -20,6 +20,8 @@ internal static class TrainCommand
         var validationFraction = new Option<double>("--validation-fraction") { Description = "Fraction of each class held out for validation", DefaultValueFactory = _ => 0.15 };
         var head = new Option<string>("--head") { Description = "Head trainer: lbfgs or sdca", DefaultValueFactory = _ => "lbfgs" };
         head.AcceptOnlyFromAmong("lbfgs", "sdca");
+        var l2 = new Option<float?>("--l2") { Description = "L2 regularisation of the head [default: trainer's]" };
+        var l1 = new Option<float?>("--l1") { Description = "L1 regularisation of the head [default: trainer's]" };
         var workspace = new Option<string?>("--workspace") { Description = "Folder for the feature cache [default: ~/.cache/mltransfer/workspace]" };
         var noCache = new Option<bool>("--no-cache") { Description = "Neither read nor write cached features" };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per backbone call", DefaultValueFactory = _ => 32 };
@@ -29,7 +31,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a classifier on a folder of labelled images and save it as a model zip")
         {
-            data, output, seed, testFraction, validationFraction, head, workspace, noCache, batchSize, json, quiet,
+            data, output, seed, testFraction, validationFraction, head, l2, l1, workspace, noCache, batchSize, json, quiet,
         };
         backbone.AddTo(command);
         command.SetAction(parse =>
@@ -52,6 +54,8 @@ internal static class TrainCommand
                     TestFraction = parse.GetValue(testFraction),
                     ValidationFraction = parse.GetValue(validationFraction),
                     Head = parse.GetValue(head) == "sdca" ? HeadKind.SdcaMaximumEntropy : HeadKind.LbfgsMaximumEntropy,
+                    L2Regularization = parse.GetValue(l2),
+                    L1Regularization = parse.GetValue(l1),
                     WorkspacePath = parse.GetValue(workspace),
                     UseFeatureCache = !parse.GetValue(noCache),
                     Extraction = new FeatureExtractionOptions { BatchSize = parse.GetValue(batchSize), Progress = progress },

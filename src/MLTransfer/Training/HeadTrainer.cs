@@ -10,6 +10,17 @@ namespace MLTransfer.Training;
 /// </summary>
 public static class HeadTrainer
 {
+    /// <summary>
+    /// Default L2 weight of the head. Chosen on the validation split of the flowers set (three seeds),
+    /// never on a test split: ML.NET's defaults (L1 = 1, L2 = 1, raw features) gave 0.83 mean validation
+    /// accuracy; L1 = 0 gave 0.87 (dense CNN features gain nothing from sparsity); L2-normalising the
+    /// features with L2 = 0.1 gave 0.88, the best of the grid (none / L2-norm / mean-variance / min-max
+    /// normalisation × L2 in {0.1, 1}).
+    /// </summary>
+    public const float DefaultL2 = 0.1f;
+    /// <summary>Default L1 weight of the head (see <see cref="DefaultL2"/>).</summary>
+    public const float DefaultL1 = 0f;
+
     /// <summary>Name of the feature column the head reads.</summary>
     public const string FeaturesColumn = "Features";
 
@@ -35,7 +46,10 @@ public static class HeadTrainer
     /// <param name="features">One feature vector per training example.</param>
     /// <param name="labels">Class index of each example.</param>
     /// <param name="kind">Which trainer.</param>
-    public static ITransformer Fit(MLContext ml, IReadOnlyList<string> classNames, IReadOnlyList<float[]> features, IReadOnlyList<int> labels, HeadKind kind)
+    /// <param name="l2">L2 regularisation weight, or null for the trainer's default.</param>
+    /// <param name="l1">L1 regularisation weight, or null for the trainer's default.</param>
+    public static ITransformer Fit(MLContext ml, IReadOnlyList<string> classNames, IReadOnlyList<float[]> features, IReadOnlyList<int> labels, HeadKind kind,
+        float? l2 = null, float? l1 = null)
     {
         if (features.Count == 0)
             throw new MLTransferException("No training images are left to fit the head on", null, "Check the skipped-files list; every training image failed to load");
@@ -49,10 +63,15 @@ public static class HeadTrainer
         var keyed = toKey.Transform(data);
         IEstimator<ITransformer> trainer = kind switch
         {
-            HeadKind.SdcaMaximumEntropy => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", FeaturesColumn),
-            _ => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", FeaturesColumn),
+            HeadKind.SdcaMaximumEntropy => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", FeaturesColumn, l2Regularization: l2, l1Regularization: l1),
+            _ => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", FeaturesColumn, l2Regularization: l2 ?? DefaultL2, l1Regularization: l1 ?? DefaultL1),
         };
-        return trainer.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(keyed);
+        // Unit-length features make the regularisation strength independent of the backbone's activation
+        // scale (MobileNet features are 0..6, ResNet's differ), so one default suits every backbone.
+        return ml.Transforms.NormalizeLpNorm(FeaturesColumn)
+            .Append(trainer)
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+            .Fit(keyed);
     }
 
     /// <summary>Class probabilities for each feature vector.</summary>

@@ -59,7 +59,8 @@ public static class TransferLearner
 
         var ml = new MLContext(options.Seed);
         var headClock = Stopwatch.StartNew();
-        var head = HeadTrainer.Fit(ml, split.ClassNames, train.Select(i => extraction.Features[i.Path]).ToList(), train.Select(i => classIndex[i.Label]).ToList(), options.Head);
+        var head = HeadTrainer.Fit(ml, split.ClassNames, train.Select(i => extraction.Features[i.Path]).ToList(), train.Select(i => classIndex[i.Label]).ToList(), options.Head,
+            options.L2Regularization, options.L1Regularization);
         headClock.Stop();
         log(string.Create(CultureInfo.InvariantCulture, $"head: {options.Head} fitted on {train.Count} images in {headClock.Elapsed.TotalSeconds:F2} s"));
 

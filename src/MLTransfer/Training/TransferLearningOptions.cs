@@ -22,6 +22,10 @@ public sealed record TransferLearningOptions
     public bool AllowDownload { get; init; } = true;
     /// <summary>The head trainer.</summary>
     public HeadKind Head { get; init; } = HeadKind.LbfgsMaximumEntropy;
+    /// <summary>L2 regularisation weight of the head, or null for the trainer's default.</summary>
+    public float? L2Regularization { get; init; }
+    /// <summary>L1 regularisation weight of the head, or null for the trainer's default.</summary>
+    public float? L1Regularization { get; init; }
     /// <summary>Seed of the split and of the trainer.</summary>
     public int Seed { get; init; } = 42;
     /// <summary>Fraction of each class held out for validation (ignored when the data gives its split).</summary>
