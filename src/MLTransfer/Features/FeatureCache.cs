@@ -64,7 +64,8 @@ public sealed class FeatureCache : IDisposable
         FileStream file;
         try
         {
-            file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+            // FileShare.None takes an exclusive lock (flock on Unix), so two runs never interleave records.
+            file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException e)
         {

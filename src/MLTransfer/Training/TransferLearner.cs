@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
 using MLTransfer.Backbones;
-using MLTransfer.Backbones.Catalog;
 using MLTransfer.Backbones.Store;
 using MLTransfer.Data;
 using MLTransfer.Evaluation;
@@ -33,7 +32,9 @@ public static class TransferLearner
         foreach (var warning in split.Warnings)
             log($"warning: {warning}");
 
-        var resolved = ResolveBackbone(options, log, cancellation);
+        var resolved = BackboneResolver.Resolve(options.Backbone, options.CatalogPath, options.BackboneDirs, options.AllowDownload, log, cancellation);
+        if (options.AdjustBackbone is not null)
+            resolved = resolved with { Description = options.AdjustBackbone(resolved.Description) };
         log($"backbone: {resolved.Description.Name} — {resolved.Reason}");
         var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
         log($"features: tensor '{prepared.Feature.FeatureTensor}' ({prepared.FeatureSize}-d), input {prepared.InputWidth}×{prepared.InputHeight} {resolved.Description.ResizeMode}");
@@ -118,32 +119,6 @@ public static class TransferLearner
             Metrics = Headline(validationMetrics, testMetrics),
         };
         return new TrainedModel(ml, model, metadata, report with { TotalTime = total.Elapsed }, tempDir);
-    }
-
-    /// <summary>
-    /// Finds the backbone file (explicit file → cache → offline folders → download) and applies the
-    /// caller's adjustments (e.g. preprocessing flags for a custom ONNX file).
-    /// </summary>
-    private static ResolvedBackbone ResolveBackbone(TransferLearningOptions options, Action<string> log, CancellationToken cancellation)
-    {
-        var catalog = BackboneCatalog.Load(options.CatalogPath);
-        using var store = new BackboneStore(catalog, BackboneStoreOptions.FromEnvironment(options.BackboneDirs) with
-        {
-            AllowDownload = options.AllowDownload,
-            Log = line => log($"backbone store: {line}"),
-        });
-        ResolvedBackbone resolved;
-        if (options.Backbone is null)
-        {
-            var choice = store.ChooseDefault();
-            resolved = choice.Local ?? store.Resolve(choice.Description.Name, cancellation);
-            resolved = resolved with { Reason = choice.Reason };
-        }
-        else
-        {
-            resolved = store.Resolve(options.Backbone, cancellation);
-        }
-        return options.AdjustBackbone is null ? resolved : resolved with { Description = options.AdjustBackbone(resolved.Description) };
     }
 
     private static FeatureCache OpenCache(TransferLearningOptions options, ResolvedBackbone resolved, PreparedBackbone prepared, Action<string> log)

@@ -1,0 +1,34 @@
+using MLTransfer.Backbones.Catalog;
+using MLTransfer.Backbones.Store;
+
+namespace MLTransfer.Backbones;
+
+/// <summary>The one call that turns a user's backbone choice (name, file or nothing) into a verified local file.</summary>
+public static class BackboneResolver
+{
+    /// <summary>
+    /// Finds the backbone file: explicit file → cache → offline folders → download; with no
+    /// <paramref name="backbone"/>, the first catalog entry available locally (else the download fallback).
+    /// </summary>
+    /// <param name="backbone">Catalog name, path to an ONNX file, or null for the default choice.</param>
+    /// <param name="catalogPath">User catalog JSON, or null for the default location.</param>
+    /// <param name="backboneDirs">Offline folders besides <c>MLTRANSFER_BACKBONE_DIR</c>.</param>
+    /// <param name="allowDownload">Whether a missing file may be downloaded.</param>
+    /// <param name="log">Receives the resolution steps.</param>
+    /// <param name="cancellation">Stops a download.</param>
+    public static ResolvedBackbone Resolve(string? backbone, string? catalogPath = null, IReadOnlyList<string>? backboneDirs = null,
+        bool allowDownload = true, Action<string>? log = null, CancellationToken cancellation = default)
+    {
+        var catalog = BackboneCatalog.Load(catalogPath);
+        using var store = new BackboneStore(catalog, BackboneStoreOptions.FromEnvironment(backboneDirs ?? []) with
+        {
+            AllowDownload = allowDownload,
+            Log = line => log?.Invoke($"backbone store: {line}"),
+        });
+        if (backbone is not null)
+            return store.Resolve(backbone, cancellation);
+        var choice = store.ChooseDefault();
+        var resolved = choice.Local ?? store.Resolve(choice.Description.Name, cancellation);
+        return resolved with { Reason = choice.Reason };
+    }
+}
