@@ -47,6 +47,8 @@ public sealed class ImageClassifier : IDisposable
         Metadata = metadata;
         _decode = decode;
         _inputSchema = SchemaDefinition.Create(typeof(Input));
+        // ML.NET only builds getters for image types registered for MLImage; register this size first.
+        new ImageTypeAttribute(metadata.Backbone.InputHeight, metadata.Backbone.InputWidth).Register();
         _inputSchema[nameof(Input.Image)].ColumnType = new ImageDataViewType(metadata.Backbone.InputHeight, metadata.Backbone.InputWidth);
     }
 

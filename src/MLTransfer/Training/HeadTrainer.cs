@@ -88,7 +88,9 @@ public static class HeadTrainer
     private static SchemaDefinition Schema(int featureSize)
     {
         var schema = SchemaDefinition.Create(typeof(Row));
-        schema[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, featureSize);
+        // Shaped [1, F] because that is how ApplyOnnxModel types the backbone's [N, F] output, and ML.NET
+        // compares vector shapes, not just sizes, when the head is chained after the backbone.
+        schema[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, featureSize);
         return schema;
     }
 }

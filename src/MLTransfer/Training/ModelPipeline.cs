@@ -44,6 +44,8 @@ public static class ModelPipeline
     public static IDataView EmptyImages(MLContext ml, int width, int height)
     {
         var schema = SchemaDefinition.Create(typeof(ImageRow));
+        // ML.NET only builds getters for image types registered for MLImage; register this size first.
+        new ImageTypeAttribute(height, width).Register();
         schema[nameof(ImageRow.Image)].ColumnType = new ImageDataViewType(height, width);
         return ml.Data.LoadFromEnumerable(Array.Empty<ImageRow>(), schema);
     }
