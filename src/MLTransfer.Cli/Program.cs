@@ -8,6 +8,7 @@ var root = new RootCommand("mltransfer — transfer learning for image classific
     EvaluateCommand.Create(),
     PredictCommand.Create(),
     BackbonesCommand.Create(),
+    ReportCommand.Create(),
 };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)

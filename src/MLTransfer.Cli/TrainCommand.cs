@@ -4,6 +4,7 @@ using MLTransfer.Backbones;
 using MLTransfer.Evaluation;
 using MLTransfer.Export;
 using MLTransfer.Features;
+using MLTransfer.Reporting;
 using MLTransfer.Training;
 
 namespace MLTransfer.Cli;
@@ -26,12 +27,13 @@ internal static class TrainCommand
         var noCache = new Option<bool>("--no-cache") { Description = "Neither read nor write cached features" };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per backbone call", DefaultValueFactory = _ => 32 };
         var backbone = BackboneOptions.Create();
+        var report = new Option<string?>("--report") { Description = "Also write a self-contained HTML report (report.html) into this folder" };
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress output" };
 
         var command = new Command("train", "Train a classifier on a folder of labelled images and save it as a model zip")
         {
-            data, output, seed, testFraction, validationFraction, head, l2, l1, workspace, noCache, batchSize, json, quiet,
+            data, output, seed, testFraction, validationFraction, head, l2, l1, workspace, noCache, batchSize, report, json, quiet,
         };
         backbone.AddTo(command);
         command.SetAction(parse =>
@@ -66,9 +68,10 @@ internal static class TrainCommand
                 model.Save(outputPath);
                 var metricsPath = Path.ChangeExtension(outputPath, ".metrics.json");
                 ModelPackage.WriteAtomically(metricsPath, temp => MetricsJson.WriteFile(temp, model.Report));
+                var reportPath = parse.GetValue(report) is { } reportDir ? HtmlReportWriter.Write(reportDir, ReportContentFactory.FromTraining(model)) : null;
                 if (asJson)
                 {
-                    CommandRunner.WriteJson(new { model = Path.GetFullPath(outputPath), metrics = Path.GetFullPath(metricsPath), report = model.Report, metadata = model.Metadata });
+                    CommandRunner.WriteJson(new { model = Path.GetFullPath(outputPath), metrics = Path.GetFullPath(metricsPath), htmlReport = reportPath, report = model.Report, metadata = model.Metadata });
                     return ExitCodes.Success;
                 }
                 var r = model.Report;
@@ -84,6 +87,8 @@ internal static class TrainCommand
                     $"Time: {r.TotalTime.TotalSeconds:F1} s total, features {r.ExtractionTime.TotalSeconds:F1} s ({r.ImagesExtracted} extracted at {r.ExtractionImagesPerSecond:F0} images/s, {r.ImagesFromCache} from cache), head {r.HeadTrainingTime.TotalSeconds:F2} s"));
                 Console.WriteLine($"Model: {Path.GetFullPath(outputPath)}");
                 Console.WriteLine($"Metrics: {Path.GetFullPath(metricsPath)}");
+                if (reportPath is not null)
+                    Console.WriteLine($"Report: {reportPath}");
                 return ExitCodes.Success;
             });
         });

@@ -1,6 +1,7 @@
 using MLTransfer.Data;
 using MLTransfer.Images;
 using MLTransfer.Inference;
+using MLTransfer.Reporting;
 
 namespace MLTransfer.Evaluation;
 
@@ -10,7 +11,8 @@ public static class ModelEvaluator
     /// <summary>Result of evaluating a model on a dataset.</summary>
     /// <param name="Metrics">Metrics over every usable image.</param>
     /// <param name="Skipped">Files that could not be used, with reasons.</param>
-    public sealed record Result(ClassificationMetrics Metrics, IReadOnlyList<SkippedFile> Skipped);
+    /// <param name="Outcomes">The prediction for every usable image.</param>
+    public sealed record Result(ClassificationMetrics Metrics, IReadOnlyList<SkippedFile> Skipped, IReadOnlyList<ImageOutcome> Outcomes);
 
     /// <summary>Predicts every image under <paramref name="dataPath"/> and compares with its folder's label.</summary>
     /// <exception cref="MLTransferException">The data has classes the model does not know.</exception>
@@ -42,6 +44,11 @@ public static class ModelEvaluator
         if (used.Count == 0)
             throw new MLTransferException("No usable images to evaluate", dataset.Root, "Check the skipped files");
         var metrics = MetricsCalculator.Compute(classifier.ClassNames, used.Select(i => index[images[i].Label]).ToList(), used.Select(i => scores[i]).ToList());
-        return new Result(metrics, skipped.OrderBy(s => s.Path, StringComparer.Ordinal).ToList());
+        var outcomes = used.Select(i =>
+        {
+            var best = Array.IndexOf(scores[i], scores[i].Max());
+            return new ImageOutcome(images[i].Path, images[i].Label, classifier.ClassNames[best], scores[i][best], scores[i][index[images[i].Label]]);
+        }).ToList();
+        return new Result(metrics, skipped.OrderBy(s => s.Path, StringComparer.Ordinal).ToList(), outcomes);
     }
 }

@@ -1,6 +1,6 @@
 using MLTransfer.Data;
 using MLTransfer.Evaluation;
-using MLTransfer.Features;
+using MLTransfer.Reporting;
 
 namespace MLTransfer.Training;
 
@@ -29,6 +29,8 @@ public sealed record TrainingReport
     public ClassificationMetrics? Validation { get; init; }
     /// <summary>Metrics on the test split, or null when it is empty.</summary>
     public ClassificationMetrics? Test { get; init; }
+    /// <summary>Per-image predictions on the held-out set (test, or validation when there is no test split).</summary>
+    public IReadOnlyList<ImageOutcome> HeldOut { get; init; } = [];
     /// <summary>Images run through the backbone.</summary>
     public int ImagesExtracted { get; init; }
     /// <summary>Images whose features came from the cache.</summary>

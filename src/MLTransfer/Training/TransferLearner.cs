@@ -7,6 +7,7 @@ using MLTransfer.Data;
 using MLTransfer.Evaluation;
 using MLTransfer.Export;
 using MLTransfer.Features;
+using MLTransfer.Reporting;
 
 namespace MLTransfer.Training;
 
@@ -65,11 +66,13 @@ public static class TransferLearner
         headClock.Stop();
         log(string.Create(CultureInfo.InvariantCulture, $"head: {options.Head} fitted on {train.Count} images in {headClock.Elapsed.TotalSeconds:F2} s"));
 
-        ClassificationMetrics? Evaluate(List<LabeledImage> images) => images.Count == 0 ? null :
-            MetricsCalculator.Compute(split.ClassNames, images.Select(i => classIndex[i.Label]).ToList(),
-                HeadTrainer.Score(ml, head, images.Select(i => extraction.Features[i.Path]).ToList()));
-        var validationMetrics = Evaluate(validation);
-        var testMetrics = Evaluate(test);
+        float[][] Score(List<LabeledImage> images) => HeadTrainer.Score(ml, head, images.Select(i => extraction.Features[i.Path]).ToList());
+        ClassificationMetrics? Evaluate(List<LabeledImage> images, float[][] scores) => images.Count == 0 ? null :
+            MetricsCalculator.Compute(split.ClassNames, images.Select(i => classIndex[i.Label]).ToList(), scores);
+        var (validationScores, testScores) = (Score(validation), Score(test));
+        var validationMetrics = Evaluate(validation, validationScores);
+        var testMetrics = Evaluate(test, testScores);
+        var (heldOut, heldOutScores) = test.Count > 0 ? (test, testScores) : (validation, validationScores);
 
         var tempDir = Directory.CreateTempSubdirectory("mltransfer-").FullName;
         var onnxFile = Path.Combine(tempDir, "backbone.onnx");
@@ -91,6 +94,7 @@ public static class TransferLearner
             Backbone = resolved.Description.Name,
             BackboneReason = resolved.Reason,
             Validation = validationMetrics,
+            HeldOut = heldOut.Select((image, i) => Outcome(image, heldOutScores[i], split.ClassNames, classIndex)).ToList(),
             Test = testMetrics,
             ImagesExtracted = extraction.Extracted,
             ImagesFromCache = extraction.FromCache,
@@ -130,6 +134,15 @@ public static class TransferLearner
         var cache = FeatureCache.Open(Path.Combine(dir, "features.bin"), prepared.FeatureSize);
         log($"feature cache: {cache.FilePath} ({cache.Count} entries{(cache.DroppedTornRecords > 0 ? $", dropped {cache.DroppedTornRecords} bytes of an interrupted write" : "")})");
         return cache;
+    }
+
+    private static ImageOutcome Outcome(LabeledImage image, float[] scores, IReadOnlyList<string> classes, Dictionary<string, int> classIndex)
+    {
+        var best = 0;
+        for (var k = 1; k < scores.Length; k++)
+            if (scores[k] > scores[best])
+                best = k;
+        return new ImageOutcome(image.Path, image.Label, classes[best], scores[best], scores[classIndex[image.Label]]);
     }
 
     private static List<ClassSplitCounts> CountUsable(IReadOnlyList<string> classes, List<LabeledImage> train, List<LabeledImage> validation, List<LabeledImage> test) =>

@@ -41,17 +41,24 @@ public class CliTests
         {
             var zip = Path.Combine(dir, "samples.zip");
             var samples = Path.Combine(TestPaths.RepoRoot, "data-samples");
-            var train = CliRunner.Run(["train", "--data", samples, "--output", zip, "--workspace", Path.Combine(dir, "ws"), "--json"],
+            var train = CliRunner.Run(["train", "--data", samples, "--output", zip, "--workspace", Path.Combine(dir, "ws")],
                 environment: new Dictionary<string, string> { ["MLTRANSFER_BACKBONE_DIR"] = Path.Combine(TestPaths.SharedDir, "models") });
             Assert.That(train.ExitCode, Is.EqualTo(0), train.StdErr);
-            using (var doc = System.Text.Json.JsonDocument.Parse(train.StdOut))
+            Assert.That(train.StdOut, Does.Contain("Backbone: mobilenet-v2 (mobilenet-v2: first catalog entry found locally"), "default backbone and why");
+            Assert.That(train.StdErr, Does.Contain("features: done, 140 images"), "own completion line");
+            var retrain = CliRunner.Run(["train", "--data", samples, "--output", zip, "--workspace", Path.Combine(dir, "ws"), "--json", "--seed", "7"],
+                environment: new Dictionary<string, string> { ["MLTRANSFER_BACKBONE_DIR"] = Path.Combine(TestPaths.SharedDir, "models") });
+            Assert.That(retrain.ExitCode, Is.EqualTo(0), retrain.StdErr);
+            using (var doc = System.Text.Json.JsonDocument.Parse(retrain.StdOut))
             {
                 var report = doc.RootElement.GetProperty("report");
-                Assert.That(report.GetProperty("backbone").GetString(), Is.EqualTo("mobilenet-v2"), "default: first catalog entry found offline");
-                Assert.That(report.GetProperty("backboneReason").GetString(), Does.Contain("first catalog entry found locally"));
+                Assert.That(report.GetProperty("backbone").GetString(), Is.EqualTo("mobilenet-v2"));
+                Assert.That(report.GetProperty("imagesFromCache").GetInt32(), Is.EqualTo(140), "a retrain reads every feature from the cache");
                 Assert.That(report.GetProperty("test").GetProperty("accuracy").GetDouble(), Is.GreaterThan(0.5));
             }
             Assert.That(File.Exists(Path.ChangeExtension(zip, ".metrics.json")));
+            Assert.That(train.StdErr.Contains('\u001b'), Is.False, "redirected progress has no escape codes");
+            Assert.That(train.StdErr.Contains('\r'), Is.False, "redirected progress has no carriage returns");
 
             var bird = Directory.GetFiles(Path.Combine(samples, "birds")).Order(StringComparer.Ordinal).First();
             var notAnImage = Path.Combine(dir, "notes.jpg");

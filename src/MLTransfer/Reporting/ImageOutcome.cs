@@ -1,0 +1,13 @@
+namespace MLTransfer.Reporting;
+
+/// <summary>What the model said about one held-out image.</summary>
+/// <param name="Path">The image file.</param>
+/// <param name="TrueLabel">Its class.</param>
+/// <param name="PredictedLabel">The model's most probable class.</param>
+/// <param name="Confidence">Probability of the predicted class.</param>
+/// <param name="TrueProbability">Probability the model gave the true class.</param>
+public sealed record ImageOutcome(string Path, string TrueLabel, string PredictedLabel, float Confidence, float TrueProbability)
+{
+    /// <summary>True when the prediction is wrong.</summary>
+    public bool IsError => !string.Equals(TrueLabel, PredictedLabel, StringComparison.Ordinal);
+}
