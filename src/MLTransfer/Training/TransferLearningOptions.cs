@@ -45,7 +45,5 @@ public sealed record TransferLearningOptions
     public Action<string>? Log { get; init; }
 
     /// <summary>The workspace folder actually used.</summary>
-    public string ResolvedWorkspace => WorkspacePath ?? Path.Combine(
-        Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"),
-        "mltransfer", "workspace");
+    public string ResolvedWorkspace => WorkspacePath ?? Path.Combine(UserFolders.Cache, "workspace");
 }

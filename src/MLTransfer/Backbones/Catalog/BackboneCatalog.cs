@@ -91,14 +91,7 @@ public sealed class BackboneCatalog
     /// The default user catalog location: <c>$XDG_CONFIG_HOME/mltransfer/backbones.json</c>, or
     /// <c>~/.config/mltransfer/backbones.json</c> when <c>XDG_CONFIG_HOME</c> is unset.
     /// </summary>
-    public static string DefaultUserCatalogPath()
-    {
-        var xdg = Environment.GetEnvironmentVariable("XDG_CONFIG_HOME");
-        var root = !string.IsNullOrWhiteSpace(xdg) && Path.IsPathRooted(xdg)
-            ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config");
-        return Path.Combine(root, "mltransfer", "backbones.json");
-    }
+    public static string DefaultUserCatalogPath() => Path.Combine(UserFolders.Config, "backbones.json");
 
     /// <summary>
     /// Built-in records merged with the user catalog: <paramref name="userCatalogPath"/> if given, else

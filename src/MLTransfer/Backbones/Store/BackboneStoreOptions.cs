@@ -49,14 +49,7 @@ public sealed record BackboneStoreOptions
     public Action<string>? Log { get; init; }
 
     /// <summary>The default cache folder (see <see cref="CacheDir"/>).</summary>
-    public static string DefaultCacheDir()
-    {
-        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        var root = !string.IsNullOrWhiteSpace(xdg) && Path.IsPathRooted(xdg)
-            ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        return Path.Combine(root, "mltransfer", "backbones");
-    }
+    public static string DefaultCacheDir() => Path.Combine(UserFolders.Cache, "backbones");
 
     /// <summary>The folders listed in <c>$MLTRANSFER_BACKBONE_DIR</c> (empty entries dropped).</summary>
     public static IReadOnlyList<string> OfflineDirsFromEnvironment() =>
