@@ -207,6 +207,8 @@ public static class DatasetLoader
                 (manifest is null ? "Add a sub-folder with images for each other class" : "Add rows with images of at least one other label") + hint);
         }
 
+        WarnIfImbalanced(images, warnings);
+
         images.Sort((a, b) =>
         {
             var c = Nullable.Compare(a.Split, b.Split);
@@ -224,6 +226,28 @@ public static class DatasetLoader
             Warnings = warnings,
             IgnoredFileCount = walker.IgnoredCount,
         };
+    }
+
+    /// <summary>
+    /// Largest-to-smallest class size ratio above which <see cref="Load"/> warns: beyond it a classifier
+    /// tends to ignore the small class, and accuracy alone hides that (look at per-class recall).
+    /// </summary>
+    public const double ImbalanceWarningRatio = 10;
+
+    private static void WarnIfImbalanced(List<LabeledImage> images, List<string> warnings)
+    {
+        // Counted over the images a model learns from: the train split when one is given, else everything.
+        var pool = images.Any(i => i.Split == DatasetSplit.Train) ? images.Where(i => i.Split == DatasetSplit.Train) : images;
+        var counts = pool.GroupBy(i => i.Label, StringComparer.Ordinal)
+            .Select(g => (Label: g.Key, Count: g.Count()))
+            .OrderByDescending(c => c.Count).ThenBy(c => c.Label, StringComparer.Ordinal)
+            .ToList();
+        if (counts.Count < 2) return;
+        var (big, small) = (counts[0], counts[^1]);
+        var ratio = (double)big.Count / small.Count;
+        if (ratio <= ImbalanceWarningRatio) return;
+        warnings.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"Classes are very imbalanced: '{big.Label}' has {big.Count} images but '{small.Label}' has {small.Count} ({Math.Floor(ratio):0}:1). The model will tend to ignore the small class; add images to it, or check its per-class recall rather than accuracy."));
     }
 
     private static string Quote(IEnumerable<string> names) => string.Join(", ", names.Select(n => $"'{n}'"));

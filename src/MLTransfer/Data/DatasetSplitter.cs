@@ -207,7 +207,7 @@ public static class DatasetSplitter
             Counts = counts,
             IsGivenSplit = given,
             Options = options,
-            Duplicates = groups,
+            Duplicates = groups.Select(g => g with { Splits = g.Paths.Select(p => assignment[p]).ToList() }).ToList(),
             Warnings = warnings,
         };
     }

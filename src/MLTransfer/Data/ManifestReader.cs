@@ -46,6 +46,7 @@ internal static class ManifestReader
 
         var images = new List<LabeledImage>();
         var seen = new Dictionary<string, (int Line, string Label)>(PathUtil.Comparer);
+        var rowOf = new Dictionary<string, (int Line, string RawPath)>(PathUtil.Comparer);
         foreach (var (line, fields) in rows)
         {
             var rawPath = fields[0];
@@ -87,10 +88,28 @@ internal static class ManifestReader
             if (!File.Exists(full) && new FileInfo(full).LinkTarget is null) { Skip("file not found"); continue; }
             if (walker.CheckFile(new FileInfo(full), reportNonImage: true) is null) continue;
             images.Add(new LabeledImage(full, label, split));
+            rowOf[full] = (line, rawPath);
         }
 
+        var warnings = new List<string>();
+        if (withSplit.Count > 0)
+        {
+            // A label with no training row cannot be learnt, and scoring it would only ever count as an
+            // error: like a class folder missing from train/, its rows leave the dataset with a reason.
+            var trained = images.Where(i => i.Split == DatasetSplit.Train).Select(i => i.Label).ToHashSet(StringComparer.Ordinal);
+            foreach (var orphan in images.Where(i => !trained.Contains(i.Label)).GroupBy(i => i.Label, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+            {
+                foreach (var image in orphan)
+                {
+                    var (line, rawPath) = rowOf[image.Path];
+                    walker.Skipped.Add(new SkippedFile(rawPath, $"line {line}: label '{image.Label}' has no training rows, so it cannot be learnt"));
+                }
+                warnings.Add($"Label '{orphan.Key}' appears only outside the train split ({orphan.Count()} row(s)) and was left out; add training rows for it to learn it.");
+            }
+            images.RemoveAll(i => !trained.Contains(i.Label));
+        }
         var classes = images.Select(i => i.Label).Distinct(StringComparer.Ordinal).ToList();
-        return DatasetLoader.Finish(root, manifest, DatasetLayout.Manifest, classes, images, walker, []);
+        return DatasetLoader.Finish(root, manifest, DatasetLayout.Manifest, classes, images, walker, warnings);
     }
 
     private static DatasetSplit? ParseSplit(string value) => value.ToLowerInvariant() switch

@@ -46,6 +46,13 @@ public sealed record DuplicateGroup(string Hash, IReadOnlyList<string> Paths, IR
 {
     /// <summary>True when the same content is filed under more than one class, which usually means a labelling mistake.</summary>
     public bool HasConflictingLabels => Labels.Distinct(StringComparer.Ordinal).Skip(1).Any();
+
+    /// <summary>
+    /// The split each file landed in, in the order of <see cref="Paths"/>; empty until the group has been
+    /// through <see cref="DatasetSplitter.Split"/>. One distinct value for a computed split; a given split
+    /// may spread a group (and then warns).
+    /// </summary>
+    public IReadOnlyList<DatasetSplit> Splits { get; init; } = [];
 }
 
 /// <summary>A dataset divided into train, validation and test images.</summary>
