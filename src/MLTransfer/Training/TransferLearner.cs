@@ -29,16 +29,20 @@ public static class TransferLearner
         var dataset = DatasetLoader.Load(dataPath);
         foreach (var warning in dataset.Warnings)
             log($"warning: {warning}");
-        var split = DatasetSplitter.Split(dataset, new SplitOptions(options.ValidationFraction, options.TestFraction, options.Seed), ContentHasher.Sha256Of);
-        foreach (var warning in split.Warnings)
-            log($"warning: {warning}");
+        if (dataset.IgnoredFileCount > 0)
+            log($"ignored {dataset.IgnoredFileCount} file(s) that are not images (other extensions, hidden files, Thumbs.db, .DS_Store)");
 
+        // Backbone problems (missing, corrupt, mismatched) are found before any dataset file is read.
         var resolved = BackboneResolver.Resolve(options.Backbone, options.CatalogPath, options.BackboneDirs, options.AllowDownload, log, cancellation);
         if (options.AdjustBackbone is not null)
             resolved = resolved with { Description = options.AdjustBackbone(resolved.Description) };
         log($"backbone: {resolved.Description.Name} — {resolved.Reason}");
         var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
         log($"features: tensor '{prepared.Feature.FeatureTensor}' ({prepared.FeatureSize}-d), input {prepared.InputWidth}×{prepared.InputHeight} {resolved.Description.ResizeMode}");
+
+        var split = DatasetSplitter.Split(dataset, new SplitOptions(options.ValidationFraction, options.TestFraction, options.Seed), ContentHasher.Sha256Of);
+        foreach (var warning in split.Warnings)
+            log($"warning: {warning}");
 
         var all = split.Train.Concat(split.Validation).Concat(split.Test).Select(i => i.Path).Distinct().ToList();
         FeatureExtractionResult extraction;

@@ -125,8 +125,8 @@ public class BackboneFaultTests
         bytes[1000] ^= 0x55;
         var offline = OfflineDirWith(bytes);
         var output = Path.Combine(_work, "out", "model.zip");
-        var r = CliProcess.Run(["train", "--data", _data.Root, "--backbone", "mobilenet-v1-0.75-192", "--backbone-dir", offline,
-            "--offline", "--workspace", Workspace, "--output", output], Path.Combine(_work, "home"));
+        var r = CliRunner.Run(["train", "--data", _data.Root, "--backbone", "mobilenet-v1-0.75-192", "--backbone-dir", offline,
+            "--offline", "--workspace", Workspace, "--output", output], environment: CliRunner.Isolated(Path.Combine(_work, "home")));
         TestContext.Out.WriteLine(r);
         Assert.That(r.ExitCode, Is.EqualTo(1), r.ToString());
         Assert.That(r.StdErr, Does.Contain("error:").And.Contain("mobilenet_v1_0.75_192.onnx"));
@@ -140,8 +140,8 @@ public class BackboneFaultTests
     {
         var file = Path.Combine(_work, "no-head.onnx");
         File.WriteAllBytes(file, OnnxFixtures.Bytes(OnnxFixtures.NoClassifier()));
-        var r = CliProcess.Run(["train", "--data", _data.Root, "--backbone", file, "--input-size", "32", "--offline", "--workspace", Workspace,
-            "--output", Path.Combine(_work, "out", "model.zip")], Path.Combine(_work, "home"));
+        var r = CliRunner.Run(["train", "--data", _data.Root, "--backbone", file, "--input-size", "32", "--offline", "--workspace", Workspace,
+            "--output", Path.Combine(_work, "out", "model.zip")], environment: CliRunner.Isolated(Path.Combine(_work, "home")));
         Assert.That(r.ExitCode, Is.EqualTo(1), r.ToString());
         Assert.That(r.StdErr, Does.Contain("error:").And.Contain("no-head.onnx").And.Contain("classifier").IgnoreCase);
         Assert.That(r.StdErr, Does.Not.Contain("   at "), "no stack trace");

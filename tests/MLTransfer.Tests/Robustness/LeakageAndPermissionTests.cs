@@ -91,11 +91,11 @@ public class LeakageAndPermissionTests
             File.SetUnixFileMode(work, (UnixFileMode)0b111_111_111);
             File.SetUnixFileMode(home, (UnixFileMode)0b111_111_111);
 
-            var r = CliProcess.Run(["train", "--data", data, "--backbone", "mobilenet-v1-0.75-192",
+            var r = CliRunner.Run(["train", "--data", data, "--backbone", "mobilenet-v1-0.75-192",
                     "--backbone-dir", Path.GetDirectoryName(TestPaths.SharedModel("mobilenet_v1_0.75_192.onnx"))!, "--offline",
                     "--workspace", Path.Combine(home, "ws"), "--output", Path.Combine(home, "model.zip"), "--quiet",
                     "--validation-fraction", "0.2", "--test-fraction", "0.2"],
-                home, wrapper: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]);
+                environment: CliRunner.Isolated(home), wrapper: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]);
             TestContext.Out.WriteLine(r);
             if (r.ExitCode != 0 && r.StdErr.Contains("Permission denied") && !r.StdErr.Contains("locked.jpg"))
                 Assert.Ignore("the unprivileged user cannot run dotnet or read the test binaries here: " + r.StdErr);
