@@ -7,6 +7,7 @@ var root = new RootCommand("mltransfer — transfer learning for image classific
     TrainCommand.Create(),
     EvaluateCommand.Create(),
     PredictCommand.Create(),
+    ExportCommand.Create(),
 };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
