@@ -9,6 +9,7 @@ var root = new RootCommand("mltransfer — transfer learning for image classific
     PredictCommand.Create(),
     BackbonesCommand.Create(),
     ReportCommand.Create(),
+    ExportCommand.Create(),
 };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)

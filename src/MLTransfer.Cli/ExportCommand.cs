@@ -1,0 +1,24 @@
+using System.CommandLine;
+using MLTransfer.Export;
+
+namespace MLTransfer.Cli;
+
+/// <summary><c>mltransfer export</c>: write a model zip as one fused ONNX file (pixels in, probabilities out).</summary>
+internal static class ExportCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model", "-m") { Description = "Model zip (from 'mltransfer train' or a TransferImageClassification pipeline)", Required = true };
+        var onnx = new Option<string>("--onnx") { Description = "ONNX file to write", Required = true };
+        var command = new Command("export", "Write the model as one ONNX file: raw pixels [N,3,H,W] in, softmax probabilities out, class names in metadata") { model, onnx };
+        command.SetAction(parse => CommandRunner.Run(false, () =>
+        {
+            var bytes = FusedOnnxExporter.Export(parse.GetValue(model)!);
+            var target = parse.GetValue(onnx)!;
+            ModelPackage.WriteAtomically(target, temp => File.WriteAllBytes(temp, bytes));
+            Console.WriteLine($"wrote {target} ({bytes.Length / 1024.0 / 1024.0:F1} MiB): input '{Backbones.PreparedBackbone.InputName}', output '{FusedOnnxExporter.OutputName}'");
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+}

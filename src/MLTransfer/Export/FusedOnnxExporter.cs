@@ -1,0 +1,158 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+using MLTransfer.Backbones;
+using MLTransfer.Backbones.Onnx;
+using MLTransfer.Training.Heads;
+
+namespace MLTransfer.Export;
+
+/// <summary>
+/// Turns a saved model zip into one ONNX model: raw pixels in (<see cref="PreparedBackbone.InputName"/>,
+/// float <c>[N, 3, H, W]</c>, 0..255, planar) → backbone → head → softmax probabilities out
+/// (<see cref="OutputName"/>, float <c>[N, K]</c>), with class names and preprocessing in <c>metadata_props</c>.
+/// </summary>
+/// <remarks>
+/// Nothing extra needs to be stored in the zip: ML.NET's ONNX transform already embeds each graph it runs
+/// (entry <c>…/OnnxModel</c>: an int32 length, then the ONNX bytes). The backbone is the graph whose input is
+/// <see cref="PreparedBackbone.InputName"/>; the head is either the graph marked
+/// <see cref="OnnxHeadExporter.HeadMetadataKey"/> (heads trained by TransferImageClassification) or, for the
+/// L-BFGS head, rebuilt from the ML.NET linear model's weights (the LpNorm step maps to ONNX
+/// LpNormalization, the maximum-entropy scores to Gemm + Softmax).
+/// </remarks>
+public static class FusedOnnxExporter
+{
+    /// <summary>Name of the fused model's probabilities output.</summary>
+    public const string OutputName = "probabilities";
+
+    /// <summary>Builds the fused ONNX model of a model zip.</summary>
+    /// <exception cref="MLTransferException">The zip is missing, damaged, or has no backbone or head this exporter understands.</exception>
+    public static byte[] Export(string modelZip)
+    {
+        if (!File.Exists(modelZip))
+            throw new MLTransferException("Model file not found", modelZip, "Check the path");
+        var graphs = ReadEmbeddedGraphs(modelZip);
+        var backbone = graphs.FirstOrDefault(g => g.Graph.Input.Any(i => i.Name == PreparedBackbone.InputName))
+            ?? throw new MLTransferException("The zip contains no MLTransfer backbone graph", modelZip, "Export a model trained by MLTransfer");
+        var head = graphs.FirstOrDefault(g => g.MetadataProps.Any(p => p.Key == OnnxHeadExporter.HeadMetadataKey));
+        ModelProto headModel;
+        if (head is not null)
+        {
+            headModel = head;
+        }
+        else
+        {
+            var (layers, classNames) = ReadLinearHead(modelZip);
+            headModel = OnnxHeadExporter.BuildModel(layers, 1f, classNames, "lbfgs-maximum-entropy");
+        }
+        return OnnxModelIO.Serialize(Fuse(backbone, headModel, TryReadMetadata(modelZip)));
+    }
+
+    /// <summary>Appends the head's nodes to the backbone graph and makes the probabilities the only output.</summary>
+    public static ModelProto Fuse(ModelProto backbone, ModelProto head, ModelMetadata? metadata = null)
+    {
+        var fused = backbone.Clone();
+        var graph = fused.Graph;
+        var taken = new OnnxGraphIndex(graph).AllNames();
+        var clash = head.Graph.Node.SelectMany(n => n.Output).Concat(head.Graph.Initializer.Select(t => t.Name)).FirstOrDefault(taken.Contains);
+        if (clash is not null)
+            throw new MLTransferException($"The backbone already uses the name '{clash}' that the head needs", null, "Re-prepare the backbone from the original file");
+        graph.Node.AddRange(head.Graph.Node.Select(n => n.Clone()));
+        graph.Initializer.AddRange(head.Graph.Initializer.Select(t => t.Clone()));
+        // Keep ONNX Runtime's batch dimension symbolic name consistent with the backbone's.
+        var batch = graph.Input.First(i => i.Name == PreparedBackbone.InputName).Type.TensorType.Shape.Dim[0].Clone();
+        var classes = head.Graph.Output.First(o => o.Name == OnnxHeadExporter.ProbabilitiesName).Type.TensorType.Shape.Dim[1].Clone();
+        var rename = new NodeProto { OpType = "Identity", Name = "mltransfer_output" };
+        rename.Input.Add(OnnxHeadExporter.ProbabilitiesName);
+        rename.Output.Add(OutputName);
+        graph.Node.Add(rename);
+        graph.Output.Clear();
+        graph.Output.Add(OnnxShapes.TensorValue(OutputName, (int)TensorProto.Types.DataType.Float, batch, classes));
+        // The head needs opset ≥ 7 (Gemm with a broadcast bias); a backbone that old gets lifted.
+        var opset = fused.OpsetImport.FirstOrDefault(o => string.IsNullOrEmpty(o.Domain));
+        if (opset is null)
+            fused.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        else if (opset.Version < 7)
+            opset.Version = 7;
+
+        void Put(string key, string value)
+        {
+            var existing = fused.MetadataProps.FirstOrDefault(p => p.Key == key);
+            if (existing is null)
+                fused.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+            else
+                existing.Value = value;
+        }
+        foreach (var p in head.MetadataProps)
+            Put(p.Key, p.Value);
+        Put("mltransfer.fused", $"input '{PreparedBackbone.InputName}' raw 0..255 planar pixels [N,3,H,W]; output '{OutputName}' softmax probabilities [N,K] in the order of mltransfer.class_names");
+        if (metadata is not null)
+        {
+            Put("mltransfer.backbone", JsonSerializer.Serialize(metadata.Backbone, ModelPackage.JsonOptions));
+            Put(OnnxHeadExporter.ClassNamesMetadataKey, JsonSerializer.Serialize(metadata.ClassNames));
+        }
+        return fused;
+    }
+
+    /// <summary>Every ONNX graph ML.NET embedded in the zip.</summary>
+    internal static List<ModelProto> ReadEmbeddedGraphs(string modelZip)
+    {
+        var result = new List<ModelProto>();
+        try
+        {
+            using var zip = ZipFile.OpenRead(modelZip);
+            foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel"))
+            {
+                using var stream = entry.Open();
+                using var buffer = new MemoryStream();
+                stream.CopyTo(buffer);
+                var bytes = buffer.ToArray();
+                // ML.NET's WriteByteArray: int32 length, then the bytes.
+                if (bytes.Length < 4 || BinaryPrimitives.ReadInt32LittleEndian(bytes) != bytes.Length - 4)
+                    continue;
+                result.Add(OnnxModelIO.Parse(bytes[4..], $"{modelZip}:{entry.FullName}"));
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            throw new MLTransferException($"The model zip is damaged: {e.Message}", modelZip, "Retrain the model or copy it again", e);
+        }
+        return result;
+    }
+
+    private static ModelMetadata? TryReadMetadata(string modelZip)
+    {
+        try { return ModelPackage.ReadMetadata(modelZip); }
+        catch (MLTransferException) { return null; }
+    }
+
+    private static (IReadOnlyList<DenseLayer> Layers, IReadOnlyList<string> ClassNames) ReadLinearHead(string modelZip)
+    {
+        var ml = new MLContext();
+        ITransformer model;
+        using (var stream = File.OpenRead(modelZip))
+            model = ml.Model.Load(stream, out _);
+        var linear = Flatten(model).OfType<MulticlassPredictionTransformer<MaximumEntropyModelParameters>>().FirstOrDefault()
+            ?? throw new MLTransferException("The zip has neither an ONNX head nor a maximum-entropy (L-BFGS) head", modelZip,
+                "Export models trained with the default head or with TransferImageClassification");
+        if (!Flatten(model).Any(t => t is Microsoft.ML.Transforms.LpNormNormalizingTransformer))
+            throw new MLTransferException("The linear head is not preceded by the expected L2 normalisation", modelZip, "Retrain the model with this version of MLTransfer");
+        VBuffer<float>[] weights = [];
+        linear.Model.GetWeights(ref weights, out var classes);
+        var biases = linear.Model.GetBiases().ToArray();
+        var features = weights[0].Length;
+        var layer = DenseLayer.Zero(features, classes);
+        for (var k = 0; k < classes; k++)
+            weights[k].DenseValues().ToArray().CopyTo(layer.Row(k));
+        biases.CopyTo(layer.Bias, 0);
+        var names = TryReadMetadata(modelZip)?.ClassNames
+            ?? Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        return ([layer], names);
+    }
+
+    private static IEnumerable<ITransformer> Flatten(ITransformer t) =>
+        t is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [t];
+}

@@ -1,0 +1,195 @@
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+using MLTransfer.Backbones;
+using MLTransfer.Evaluation;
+using MLTransfer.Export;
+using MLTransfer.Features;
+using MLTransfer.Training.Heads;
+
+namespace MLTransfer.Training;
+
+/// <summary>
+/// An ML.NET estimator that trains an image classifier by transfer learning without TensorFlow: a frozen
+/// ONNX backbone turns images into features (cached on disk), and a softmax or MLP head is trained on them.
+/// Created by <see cref="ImageClassificationCatalog.TransferImageClassification(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ImageClassificationEstimator.Options)"/>.
+/// </summary>
+/// <remarks>
+/// <see cref="Fit"/> returns a chain of stock ML.NET transforms only (LoadImages → ResizeImages →
+/// ExtractPixels → ApplyOnnxModel(backbone) → ApplyOnnxModel(head) → key mapping), so the saved zip loads
+/// with plain <c>mlContext.Model.Load</c> in any app, with no custom type registration. Output columns:
+/// <c>Score</c> (class probabilities in label key order) and <c>PredictedLabel</c> (key with the label's
+/// key values; a one-element key vector, because ML.NET's ONNX transform always outputs vectors).
+/// </remarks>
+public sealed partial class ImageClassificationEstimator : IEstimator<ITransformer>
+{
+    private const string TempImage = "mltransfer_image";
+    private const string TempPredictedName = "mltransfer_predicted_name";
+    private readonly Options _options;
+
+    /// <summary>Creates the estimator; prefer the catalog extension.</summary>
+    public ImageClassificationEstimator(Options options)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+    }
+
+    /// <summary>What the last <see cref="Fit"/> did: epoch curve, chosen L2, validation and cross-validation metrics.</summary>
+    public ImageClassificationSummary? LastSummary { get; private set; }
+
+    /// <summary>The ONNX bytes of the head fitted last (input <c>mltransfer_features</c>).</summary>
+    public byte[]? LastHeadOnnx { get; private set; }
+
+    /// <inheritdoc />
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var label = inputSchema.FirstOrDefault(c => c.Name == _options.LabelColumnName);
+        if (label.Name is null || !label.IsKey)
+            throw new ArgumentException($"Column '{_options.LabelColumnName}' must exist and be a key (use MapValueToKey).", nameof(inputSchema));
+        if (!inputSchema.Any(c => c.Name == _options.FeatureColumnName))
+            throw new ArgumentException($"Image column '{_options.FeatureColumnName}' not found.", nameof(inputSchema));
+        // SchemaShape columns cannot be constructed outside ML.NET; stock estimators yield exactly the
+        // shapes Fit produces: a known-size float vector (Score) and a key vector (PredictedLabel).
+        var ml = new MLContext();
+        return ml.Transforms.Conversion.MapKeyToVector(_options.ScoreColumnName, _options.LabelColumnName)
+            .Append(ml.Transforms.Conversion.MapKeyToValue("mltransfer_shape_a", _options.LabelColumnName))
+            .Append(ml.Transforms.Concatenate("mltransfer_shape_b", "mltransfer_shape_a"))
+            .Append(ml.Transforms.Conversion.MapValueToKey(_options.PredictedLabelColumnName, "mltransfer_shape_b"))
+            .Append(ml.Transforms.DropColumns("mltransfer_shape_a", "mltransfer_shape_b"))
+            .GetOutputSchema(inputSchema);
+    }
+
+    /// <summary>Extracts features, trains the head and returns the scoring chain (stock ML.NET transforms).</summary>
+    /// <exception cref="MLTransferException">Bad columns, no usable images, or a backbone that cannot be found.</exception>
+    public ITransformer Fit(IDataView input)
+    {
+        var o = _options;
+        var log = o.Log ?? (_ => { });
+        var (classNames, train, trainSkipped, isBytes) = ReadRows(input, o, "training data");
+        var resolved = BackboneResolver.Resolve(o.Backbone, o.CatalogPath, o.BackboneDirs, o.AllowDownload, log);
+        var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
+        log($"backbone: {resolved.Description.Name} — {resolved.Reason}");
+
+        IReadOnlyList<Row> validationRows = [];
+        List<string> validationSkipped = [];
+        if (o.ValidationSet is { } vs)
+        {
+            var v = ReadRows(vs, o, "validation set");
+            if (!v.ClassNames.SequenceEqual(classNames))
+                throw new MLTransferException("The validation set's label keys differ from the training data's", o.LabelColumnName,
+                    "Map both with the same MapValueToKey transformer (fit it once, transform both)");
+            (validationRows, validationSkipped) = (v.Rows, v.Skipped);
+        }
+        float[]?[] trainFeatures, validationFeatures;
+        var skipped = trainSkipped.Concat(validationSkipped).ToList();
+        int extracted, fromCache;
+        var workspace = o.WorkspacePath ?? new TransferLearningOptions().ResolvedWorkspace;
+        using (var session = new BackboneSession(prepared, o.Extraction.InferenceThreads))
+        using (var cache = o.ReuseTrainSetBottleneckCachedValues ? ImageClassificationFeatures.OpenCache(workspace, resolved.Sha256, prepared) : null)
+        {
+            var sources = train.Concat(validationRows).Select(r => r.Source).ToList();
+            var r = ImageClassificationFeatures.Extract(sources, session, cache, o.Extraction, CancellationToken.None);
+            trainFeatures = r.Features[..train.Count];
+            validationFeatures = r.Features[train.Count..];
+            skipped.AddRange(r.Skipped);
+            (extracted, fromCache) = (r.Extracted, r.FromCache);
+        }
+        log(string.Create(CultureInfo.InvariantCulture, $"features: {extracted} extracted, {fromCache} from cache, {skipped.Count} rows skipped"));
+
+        static HeadExamples Usable(IReadOnlyList<Row> rows, float[]?[] features)
+        {
+            var keep = Enumerable.Range(0, rows.Count).Where(i => features[i] is not null).ToList();
+            return new HeadExamples(keep.Select(i => features[i]!).ToList(), keep.Select(i => rows[i].Label).ToList());
+        }
+        var all = Usable(train, trainFeatures);
+        HeadExamples trainSet, validationSet;
+        if (o.ValidationSet is not null)
+            (trainSet, validationSet) = (all, Usable(validationRows, validationFeatures));
+        else
+            (trainSet, validationSet) = StratifiedSplit(all, classNames.Count, o.ValidationSetFraction, o.Seed);
+        if (trainSet.Count == 0)
+            throw new MLTransferException("No usable training images", o.FeatureColumnName, "Check the image column and folder; see the skipped rows in the log");
+
+        var weights = o.ClassWeights ?? (o.BalanceClasses ? BalancedWeights(trainSet, classNames.Count) : null);
+        var headOptions = new HeadTrainingOptions
+        {
+            HiddenLayers = o.HiddenLayers,
+            Dropout = o.Dropout,
+            Epoch = o.Epoch,
+            BatchSize = o.BatchSize,
+            LearningRate = o.LearningRate,
+            Optimizer = o.Optimizer,
+            Momentum = o.Momentum,
+            LearningRateScheduler = o.LearningRateScheduler,
+            EarlyStopping = o.EarlyStoppingCriteria,
+            ClassWeights = weights,
+            Seed = o.Seed,
+        };
+        var validation = validationSet.Count > 0 ? validationSet : null;
+        var search = new Dictionary<float, double>();
+        HeadTrainingResult head;
+        if (o.L2Regularization is { } fixedL2 || validation is null)
+        {
+            head = NeuralHeadTrainer.Train(trainSet, classNames.Count, validation, headOptions with { L2Regularization = o.L2Regularization ?? 1e-4f, MetricsCallback = o.MetricsCallback });
+        }
+        else
+        {
+            HeadTrainingResult? best = null;
+            double bestScore = double.PositiveInfinity;
+            foreach (var l2 in o.L2Candidates)
+            {
+                var candidate = NeuralHeadTrainer.Train(trainSet, classNames.Count, validation, headOptions with { L2Regularization = l2 });
+                var score = Score(candidate, o.EarlyStoppingCriteria);
+                search[l2] = score;
+                log(string.Create(CultureInfo.InvariantCulture, $"L2 {l2:G3}: best epoch {candidate.BestEpoch}, validation score {score:F4}"));
+                if (score < bestScore)
+                    (best, bestScore) = (candidate, score);
+            }
+            head = best!;
+            // The curve is reported once, for the model kept, so callers see one coherent trajectory.
+            foreach (var m in head.History)
+                o.MetricsCallback?.Invoke(m);
+        }
+        log(string.Create(CultureInfo.InvariantCulture,
+            $"head: {(o.HiddenLayers.Count == 0 ? "softmax" : "mlp " + string.Join('-', o.HiddenLayers))}, L2 {head.L2Regularization:G3}, {head.History.Count} epochs run, best epoch {head.BestEpoch}{(head.StoppedEarly ? " (stopped early)" : "")}"));
+
+        ClassificationMetrics? validationMetrics = validation is null ? null :
+            MetricsCalculator.Compute(classNames, validation.Labels, validation.Features.Select(f => head.Network.Predict(f)).ToList());
+        MetricsSummary? cv = o.Folds >= 2 ? CrossValidate(all, classNames, o.Folds, headOptions with { L2Regularization = head.L2Regularization, Epoch = head.BestEpoch, EarlyStopping = null }, o.Seed) : null;
+
+        var headOnnx = OnnxHeadExporter.Build(head.Network, classNames);
+        LastHeadOnnx = headOnnx;
+        LastSummary = new ImageClassificationSummary(classNames, resolved.Description.Name, trainSet.Count, validationSet.Count, skipped, head, search,
+            validationMetrics, cv, extracted, fromCache);
+        return BuildChain(input, prepared, headOnnx, classNames, isBytes);
+    }
+
+    private ITransformer BuildChain(IDataView input, PreparedBackbone prepared, byte[] headOnnx, IReadOnlyList<string> classNames, bool isBytes)
+    {
+        var o = _options;
+        var ml = new MLContext(o.Seed);
+        var d = prepared.Description;
+        var chain = ml.Transforms.LoadImages(TempImage, isBytes ? null : o.ImageFolder, o.FeatureColumnName)
+            .Append(ml.Transforms.ResizeImages(TempImage, prepared.InputWidth, prepared.InputHeight, TempImage, ModelPipeline.ToMLNet(d.ResizeMode)))
+            .Append(ml.Transforms.ExtractPixels(PreparedBackbone.InputName, TempImage,
+                colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Rgb,
+                orderOfExtraction: d.ChannelOrder == ChannelOrder.Bgr ? ImagePixelExtractingEstimator.ColorsOrder.ABGR : ImagePixelExtractingEstimator.ColorsOrder.ARGB,
+                interleavePixelColors: false))
+            .Append(ml.Transforms.ApplyOnnxModel([PreparedBackbone.OutputName], [PreparedBackbone.InputName], new MemoryStream(prepared.OnnxBytes)))
+            .Append(ml.Transforms.ApplyOnnxModel([OnnxHeadExporter.ProbabilitiesName, OnnxHeadExporter.PredictedIndexName], [OnnxHeadExporter.InputName], new MemoryStream(headOnnx)))
+            .Append(ml.Transforms.CopyColumns(o.ScoreColumnName, OnnxHeadExporter.ProbabilitiesName))
+            .Append(ml.Transforms.Conversion.MapValue(TempPredictedName,
+                classNames.Select((c, i) => new KeyValuePair<long, string>(i, c)), OnnxHeadExporter.PredictedIndexName))
+            .Append(ml.Transforms.Conversion.MapValueToKey(o.PredictedLabelColumnName, TempPredictedName,
+                keyData: ml.Data.LoadFromEnumerable(classNames.Select(c => new KeyName { Name = c }))))
+            .Append(ml.Transforms.DropColumns(TempImage, PreparedBackbone.InputName, PreparedBackbone.OutputName,
+                OnnxHeadExporter.ProbabilitiesName, OnnxHeadExporter.PredictedIndexName, TempPredictedName));
+        // Every step is fixed (nothing is learnt from rows), so fitting only propagates the schema.
+        return chain.Fit(input);
+    }
+
+    private sealed class KeyName
+    {
+        public string Name { get; set; } = "";
+    }
+}

@@ -1,0 +1,95 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using MLTransfer.Backbones;
+using MLTransfer.Features;
+using MLTransfer.Images;
+
+namespace MLTransfer.Training;
+
+/// <summary>
+/// Backbone features for the rows of an ML.NET data view, through the bottleneck cache: file paths go
+/// through <see cref="FeatureExtractor"/>; raw image bytes (<c>LoadRawImageBytes</c>) are hashed, looked up
+/// and, when missing, decoded and run in batches here.
+/// </summary>
+internal static class ImageClassificationFeatures
+{
+    /// <summary>An image given as a file path or as encoded bytes.</summary>
+    internal sealed record ImageSource(string? Path, byte[]? Bytes, string Name);
+
+    /// <summary>The cache folder for a backbone, the same one <see cref="TransferLearner"/> uses.</summary>
+    public static FeatureCache OpenCache(string workspace, string backboneSha256, PreparedBackbone prepared)
+    {
+        var d = prepared.Description;
+        var preprocessing = string.Create(CultureInfo.InvariantCulture,
+            $"decoder-v1|{prepared.InputWidth}x{prepared.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|{prepared.Feature.FeatureTensor}");
+        var dir = System.IO.Path.Combine(workspace, "features", FeatureCache.KeyFor(backboneSha256, preprocessing));
+        return FeatureCache.Open(System.IO.Path.Combine(dir, "features.bin"), prepared.FeatureSize);
+    }
+
+    /// <summary>Features per source (null where the image is unusable), skip reasons, and extracted/cached counts.</summary>
+    public static (float[]?[] Features, List<string> Skipped, int Extracted, int FromCache) Extract(
+        IReadOnlyList<ImageSource> sources, BackboneSession session, FeatureCache? cache, FeatureExtractionOptions options, CancellationToken cancellation)
+    {
+        var result = new float[]?[sources.Count];
+        var skipped = new List<string>();
+        int extracted = 0, fromCache = 0;
+
+        var paths = sources.Where(s => s.Path is not null).Select(s => s.Path!).Distinct().ToList();
+        if (paths.Count > 0)
+        {
+            var r = FeatureExtractor.Extract(paths, session, cache, options, cancellation);
+            extracted += r.Extracted;
+            fromCache += r.FromCache;
+            skipped.AddRange(r.Skipped.Select(s => $"{s.Path}: {s.Reason}"));
+            for (var i = 0; i < sources.Count; i++)
+                if (sources[i].Path is { } p && r.Features.TryGetValue(p, out var f))
+                    result[i] = f;
+        }
+
+        var backbone = session.Backbone;
+        var pending = new List<(int Index, string Hash, float[] Pixels)>();
+        var batchSize = Math.Max(1, options.BatchSize);
+        void Flush()
+        {
+            if (pending.Count == 0)
+                return;
+            var input = new float[pending.Count * session.InputLength];
+            for (var i = 0; i < pending.Count; i++)
+                pending[i].Pixels.CopyTo(input, i * session.InputLength);
+            var output = session.Run(input, pending.Count);
+            cache?.AddRange(pending.Select((p, i) => (p.Hash, output[i])));
+            for (var i = 0; i < pending.Count; i++)
+                result[pending[i].Index] = output[i];
+            extracted += pending.Count;
+            pending.Clear();
+        }
+        for (var i = 0; i < sources.Count; i++)
+        {
+            if (sources[i].Bytes is not { } bytes)
+                continue;
+            cancellation.ThrowIfCancellationRequested();
+            var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+            if (cache?.TryGet(hash) is { } cached)
+            {
+                result[i] = cached;
+                fromCache++;
+                continue;
+            }
+            try
+            {
+                var image = ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, sources[i].Name);
+                var pixels = new float[session.InputLength];
+                image.WritePlanes(pixels, backbone.Description.ChannelOrder == ChannelOrder.Bgr);
+                pending.Add((i, hash, pixels));
+            }
+            catch (ImageDecodeException e)
+            {
+                skipped.Add($"{sources[i].Name}: {e.Reason}");
+            }
+            if (pending.Count >= batchSize)
+                Flush();
+        }
+        Flush();
+        return (result, skipped, extracted, fromCache);
+    }
+}

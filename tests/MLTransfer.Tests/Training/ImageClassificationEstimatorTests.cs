@@ -1,0 +1,173 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLTransfer.Tests.Fixtures;
+using MLTransfer.Training;
+using MLTransfer.Training.Heads;
+using NUnit.Framework;
+
+namespace MLTransfer.Tests.Training;
+
+/// <summary>
+/// The ML.NET estimator end to end on a flowers subset with the small MobileNet v1: pipeline fit, stock
+/// evaluation, save/load in a fresh context, byte input, and options that must take effect.
+/// </summary>
+[NonParallelizable]
+public class ImageClassificationEstimatorTests
+{
+    public sealed class ImageRow
+    {
+        public string ImagePath { get; set; } = "";
+        public string Label { get; set; } = "";
+    }
+
+    public sealed class ScoreRow
+    {
+        public float[] Score { get; set; } = [];
+    }
+
+    private string _workspace = "";
+    private List<ImageRow> _train = [];
+    private List<ImageRow> _test = [];
+    private MLContext _ml = null!;
+
+    public static string Flowers => TestPaths.SharedDataset("flowers");
+
+    public static ImageClassificationEstimator.Options BaseOptions(string workspace) => new()
+    {
+        FeatureColumnName = "ImagePath",
+        ImageFolder = Flowers,
+        Backbone = "mobilenet-v1-0.75-192",
+        BackboneDirs = [Path.Combine(TestPaths.SharedDir, "models")],
+        AllowDownload = false,
+        WorkspacePath = workspace,
+        Epoch = 30,
+        L2Regularization = 1e-3f,
+    };
+
+    /// <summary>Per class: the first <paramref name="train"/> files for training, the next <paramref name="test"/> for testing.</summary>
+    public static (List<ImageRow> Train, List<ImageRow> Test) Subset(int train, int test)
+    {
+        var trainRows = new List<ImageRow>();
+        var testRows = new List<ImageRow>();
+        foreach (var dir in Directory.GetDirectories(Flowers).Order(StringComparer.Ordinal))
+        {
+            var label = Path.GetFileName(dir);
+            var files = Directory.GetFiles(dir, "*.jpg").Order(StringComparer.Ordinal).Select(f => new ImageRow { ImagePath = Path.Combine(label, Path.GetFileName(f)), Label = label }).ToList();
+            trainRows.AddRange(files.Take(train));
+            testRows.AddRange(files.Skip(train).Take(test));
+        }
+        return (trainRows, testRows);
+    }
+
+    [OneTimeSetUp]
+    public void SetUp()
+    {
+        _workspace = Directory.CreateTempSubdirectory("mltransfer-est-").FullName;
+        (_train, _test) = Subset(14, 6);
+        _ml = new MLContext(1);
+    }
+
+    [OneTimeTearDown]
+    public void TearDown()
+    {
+        try { Directory.Delete(_workspace, true); } catch (IOException) { }
+    }
+
+    private (ITransformer Model, ImageClassificationEstimator Estimator) Fit(ImageClassificationEstimator.Options options)
+    {
+        var estimator = _ml.MulticlassClassification.Trainers.TransferImageClassification(options);
+        var pipeline = _ml.Transforms.Conversion.MapValueToKey("Label").Append(estimator);
+        return (pipeline.Fit(_ml.Data.LoadFromEnumerable(_train)), estimator);
+    }
+
+    private float[][] Scores(MLContext ml, ITransformer model, IEnumerable<ImageRow> rows) =>
+        ml.Data.CreateEnumerable<ScoreRow>(model.Transform(ml.Data.LoadFromEnumerable(rows)), reuseRowObject: false).Select(r => r.Score).ToArray();
+
+    [Test]
+    public void Pipeline_fits_evaluates_with_stock_MLNet_and_reloads_in_a_fresh_context()
+    {
+        var (model, estimator) = Fit(BaseOptions(_workspace) with { HiddenLayers = [32] });
+        var scored = model.Transform(_ml.Data.LoadFromEnumerable(_test));
+        var metrics = _ml.MulticlassClassification.Evaluate(scored);
+        Assert.That(metrics.MicroAccuracy, Is.GreaterThan(0.6), "5 classes: chance is 0.2");
+        Assert.That(estimator.LastSummary!.ClassNames, Is.EqualTo(new[] { "daisy", "dandelion", "roses", "sunflowers", "tulips" }));
+
+        // PredictedLabel carries the label's key values, so it maps back to class names.
+        var names = _ml.Transforms.Conversion.MapKeyToValue("PredictedName", "PredictedLabel").Fit(scored).Transform(scored)
+            .GetColumn<string[]>("PredictedName").Select(v => v.Single()).ToList();
+        var scores = scored.GetColumn<float[]>("Score").ToList();
+        for (var i = 0; i < names.Count; i++)
+            Assert.That(names[i], Is.EqualTo(estimator.LastSummary.ClassNames[Array.IndexOf(scores[i], scores[i].Max())]));
+        Assert.That(scores.All(s => Math.Abs(s.Sum() - 1) < 1e-4));
+
+        var zip = Path.Combine(_workspace, "model.zip");
+        _ml.Model.Save(model, null, zip);
+        var fresh = new MLContext();
+        var loaded = fresh.Model.Load(zip, out _);
+        var reloaded = Scores(fresh, loaded, _test);
+        for (var i = 0; i < reloaded.Length; i++)
+            Assert.That(reloaded[i], Is.EqualTo(scores[i]).Within(1e-5f));
+    }
+
+    [Test]
+    public void Raw_image_bytes_are_refused_with_a_fix()
+    {
+        var options = BaseOptions(_workspace) with { FeatureColumnName = "Bytes", ImageFolder = null };
+        var pipeline = _ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(_ml.Transforms.LoadRawImageBytes("Bytes", Flowers, "ImagePath"))
+            .Append(_ml.MulticlassClassification.Trainers.TransferImageClassification(options));
+        var e = Assert.Throws<MLTransferException>(() => pipeline.Fit(_ml.Data.LoadFromEnumerable(_train)));
+        Assert.That(e!.Message, Does.Contain("raw bytes"));
+    }
+
+    [Test]
+    public void Options_take_effect()
+    {
+        var baseline = Fit(BaseOptions(_workspace)).Estimator.LastSummary!;
+        Assert.That(baseline.ImagesFromCache + baseline.ImagesExtracted, Is.EqualTo(_train.Count));
+
+        var lr = Fit(BaseOptions(_workspace) with { LearningRate = 0.01f }).Estimator.LastSummary!;
+        Assert.That(lr.Head.History.Select(h => h.TrainLoss), Is.Not.EqualTo(baseline.Head.History.Select(h => h.TrainLoss)), "LearningRate");
+
+        var seen = new List<EpochMetrics>();
+        var stopped = Fit(BaseOptions(_workspace) with { Epoch = 500, LearningRate = 0.05f, L2Regularization = 0, EarlyStoppingCriteria = new EarlyStoppingCriteria(Patience: 2), MetricsCallback = seen.Add }).Estimator.LastSummary!;
+        Assert.That(stopped.Head.StoppedEarly, Is.True, "patience");
+        Assert.That(seen, Has.Count.EqualTo(stopped.Head.History.Count).And.Count.LessThan(500));
+
+        var auto = Fit(BaseOptions(_workspace) with { L2Regularization = null, L2Candidates = [1e-4f, 0.1f] }).Estimator.LastSummary!;
+        Assert.That(auto.L2Search.Keys, Is.EquivalentTo(new[] { 1e-4f, 0.1f }));
+        Assert.That(auto.Head.L2Regularization, Is.EqualTo(auto.L2Search.MinBy(p => p.Value).Key));
+
+        var noValidation = Fit(BaseOptions(_workspace) with { ValidationSetFraction = 0 }).Estimator.LastSummary!;
+        Assert.That(noValidation.ValidationCount, Is.Zero);
+        Assert.That(noValidation.TrainCount, Is.EqualTo(_train.Count));
+        Assert.That(baseline.ValidationCount, Is.EqualTo(10), "15 % of 14 per class, rounded: 2 × 5 classes");
+
+        var given = Fit(BaseOptions(_workspace) with { ValidationSet = _ml.Transforms.Conversion.MapValueToKey("Label").Fit(_ml.Data.LoadFromEnumerable(_train)).Transform(_ml.Data.LoadFromEnumerable(_test)) }).Estimator.LastSummary!;
+        Assert.That(given.ValidationCount, Is.EqualTo(_test.Count));
+
+        var cv = Fit(BaseOptions(_workspace) with { Folds = 3 }).Estimator.LastSummary!;
+        Assert.That(cv.CrossValidation!.Runs, Is.EqualTo(3));
+        Assert.That(cv.CrossValidation.Accuracy.Std, Is.GreaterThanOrEqualTo(0));
+
+        var weighted = Fit(BaseOptions(_workspace) with { ClassWeights = [5f, 1f, 1f, 1f, 1f] }).Estimator.LastSummary!;
+        Assert.That(weighted.Head.History.Select(h => h.TrainLoss), Is.Not.EqualTo(baseline.Head.History.Select(h => h.TrainLoss)), "ClassWeights");
+
+        var seeded = Fit(BaseOptions(_workspace) with { Seed = 9 }).Estimator.LastSummary!;
+        Assert.That(seeded.Head.History.Select(h => h.TrainLoss), Is.Not.EqualTo(baseline.Head.History.Select(h => h.TrainLoss)), "Seed");
+        var again = Fit(BaseOptions(_workspace)).Estimator.LastSummary!;
+        Assert.That(again.Head.History, Is.EqualTo(baseline.Head.History), "same seed, same run");
+        Assert.That(again.ImagesFromCache, Is.EqualTo(_train.Count), "WorkspacePath cache reused");
+
+        var uncached = Fit(BaseOptions(_workspace) with { ReuseTrainSetBottleneckCachedValues = false }).Estimator.LastSummary!;
+        Assert.That(uncached.ImagesFromCache, Is.Zero, "ReuseTrainSetBottleneckCachedValues = false");
+    }
+
+    [Test]
+    public void A_label_that_is_not_a_key_is_refused_with_a_fix()
+    {
+        var estimator = _ml.MulticlassClassification.Trainers.TransferImageClassification(BaseOptions(_workspace));
+        var e = Assert.Throws<MLTransferException>(() => estimator.Fit(_ml.Data.LoadFromEnumerable(_train)));
+        Assert.That(e!.Message, Does.Contain("MapValueToKey"));
+    }
+}
