@@ -9,6 +9,7 @@ var root = new RootCommand("mltransfer — transfer learning for image classific
     PredictCommand.Create(),
     BackbonesCommand.Create(),
     ReportCommand.Create(),
+    BenchCommand.Create(),
 };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)

@@ -6,7 +6,7 @@ namespace MLTransfer.Features;
 public sealed record FeatureExtractionOptions
 {
     /// <summary>Images per ONNX Runtime call. Larger batches amortise per-call overhead; 32 is near the CPU optimum.</summary>
-    public int BatchSize { get; init; } = 32;
+    public int BatchSize { get; init; } = 8;
     /// <summary>Parallel image decoders; 0 means one per core.</summary>
     public int DecodeThreads { get; init; }
     /// <summary>ONNX Runtime intra-op threads; 0 means one per core.</summary>
