@@ -11,7 +11,7 @@ internal static class BenchCommand
     public static Command Create()
     {
         var data = new Option<string>("--data") { Description = "Dataset the figures are measured on (class folders or a manifest)", Required = true };
-        var batchSize = new Option<int>("--batch-size") { Description = "Images per backbone call in the extraction", DefaultValueFactory = _ => 32 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Images per backbone call in the extraction", DefaultValueFactory = _ => 8 };
         var seconds = new Option<double>("--seconds") { Description = "Minimum seconds spent on each throughput figure", DefaultValueFactory = _ => 2.0 };
         var decodeSamples = new Option<int>("--decode-samples") { Description = "Images decoded for the decode figures", DefaultValueFactory = _ => 100 };
         var predictSamples = new Option<int>("--predict-samples") { Description = "Single-image predictions timed", DefaultValueFactory = _ => 100 };

@@ -13,7 +13,7 @@ public sealed record BenchmarkOptions
     /// </summary>
     public TransferLearningOptions Training { get; init; } = new();
     /// <summary>Images per ONNX Runtime call in the end-to-end extraction.</summary>
-    public int BatchSize { get; init; } = 32;
+    public int BatchSize { get; init; } = 8;
     /// <summary>Batch sizes of the raw backbone forward figure.</summary>
     public IReadOnlyList<int> ForwardBatchSizes { get; init; } = [1, 8, 32];
     /// <summary>Minimum wall time spent on each throughput figure (forward rates, decode rates).</summary>

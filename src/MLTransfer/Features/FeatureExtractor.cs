@@ -17,7 +17,9 @@ namespace MLTransfer.Features;
 /// few batches of decoded pixels exist at any time, in pooled buffers (a fresh 600 kB array per image
 /// would go to the large-object heap and force a full GC every few dozen images). Every finished batch
 /// is written and flushed to the cache while the next one runs (one write in flight at most), which is
-/// what makes an interrupted run resumable without the fsync stalling the backbone.
+/// what makes an interrupted run resumable without the fsync stalling the backbone. Decoders run on
+/// their own threads at a lower priority (<see cref="FeatureExtractionOptions.DecoderNiceness"/>), so on
+/// a machine with few cores they fill the gaps ONNX Runtime leaves instead of stalling its threads.
 /// </remarks>
 public static class FeatureExtractor
 {
@@ -49,54 +51,82 @@ public static class FeatureExtractor
 
         var channel = Channel.CreateBounded<Pending>(new BoundedChannelOptions(2 * batchSize) { SingleReader = true });
         var bgr = backbone.Description.ChannelOrder == ChannelOrder.Bgr;
-        var producer = Task.Run(async () =>
+        // Dedicated decoder threads rather than the thread pool: they can be made to yield to ONNX Runtime
+        // (see DecoderThread) without changing the priority of pool threads that outlive this call.
+        var next = -1;
+        var running = decoders;
+        void DecodeLoop()
         {
+            Exception? failure = null;
             try
             {
-                await Parallel.ForEachAsync(paths, new ParallelOptions { MaxDegreeOfParallelism = decoders, CancellationToken = cancellation }, async (path, ct) =>
+                DecoderThread.YieldToInference(options.DecoderNiceness);
+                int index;
+                while ((index = Interlocked.Increment(ref next)) < paths.Count)
                 {
-                    byte[] bytes;
-                    try
-                    {
-                        bytes = await File.ReadAllBytesAsync(path, ct);
-                    }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                    {
-                        lock (gate) skipped.Add(new SkippedFile(path, e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : $"cannot read file: {e.Message}"));
-                        return;
-                    }
-                    var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
-                    var cached = cache?.TryGet(hash);
-                    if (cached is not null)
-                    {
-                        lock (gate)
-                        {
-                            features[path] = cached;
-                            hashes[path] = hash;
-                            fromCache++;
-                        }
-                        return;
-                    }
-                    float[] pixels;
-                    try
-                    {
-                        var image = ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, path);
-                        pixels = ArrayPool<float>.Shared.Rent(session.InputLength);
-                        image.WritePlanes(pixels.AsSpan(0, session.InputLength), bgr);
-                    }
-                    catch (ImageDecodeException e)
-                    {
-                        lock (gate) skipped.Add(new SkippedFile(path, e.Reason));
-                        return;
-                    }
-                    await channel.Writer.WriteAsync(new Pending(path, hash, pixels), ct);
-                });
+                    cancellation.ThrowIfCancellationRequested();
+                    var item = Prepare(paths[index]);
+                    if (item is not null)
+                        channel.Writer.WriteAsync(item, cancellation).AsTask().GetAwaiter().GetResult();
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
+            {
+                // The consumer stopped or the run was cancelled; the consumer reports it.
+            }
+            catch (Exception e)
+            {
+                failure = e;
             }
             finally
             {
-                channel.Writer.TryComplete();
+                if (failure is not null)
+                    channel.Writer.TryComplete(failure);
+                else if (Interlocked.Decrement(ref running) == 0)
+                    channel.Writer.TryComplete();
             }
-        }, cancellation);
+        }
+
+        Pending? Prepare(string path)
+        {
+            byte[] bytes;
+            try
+            {
+                bytes = File.ReadAllBytes(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                lock (gate) skipped.Add(new SkippedFile(path, e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : $"cannot read file: {e.Message}"));
+                return null;
+            }
+            var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+            var cached = cache?.TryGet(hash);
+            if (cached is not null)
+            {
+                lock (gate)
+                {
+                    features[path] = cached;
+                    hashes[path] = hash;
+                    fromCache++;
+                }
+                return null;
+            }
+            try
+            {
+                var image = ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, path);
+                var pixels = ArrayPool<float>.Shared.Rent(session.InputLength);
+                image.WritePlanes(pixels.AsSpan(0, session.InputLength), bgr);
+                return new Pending(path, hash, pixels);
+            }
+            catch (ImageDecodeException e)
+            {
+                lock (gate) skipped.Add(new SkippedFile(path, e.Reason));
+                return null;
+            }
+        }
+
+        var threads = Enumerable.Range(0, decoders).Select(k => new Thread(DecodeLoop) { IsBackground = true, Name = $"mltransfer-decode-{k}" }).ToList();
+        threads.ForEach(t => t.Start());
 
         var batch = new List<Pending>(batchSize);
         var input = new float[batchSize * session.InputLength];
@@ -117,7 +147,7 @@ public static class FeatureExtractor
             // Whatever happened, the batches already run reach the disk before the cache is closed.
             write.GetAwaiter().GetResult();
         }
-        producer.GetAwaiter().GetResult();
+        threads.ForEach(t => t.Join());
         lock (gate) Report();
         skipped.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
         return new FeatureExtractionResult(features, hashes, skipped, extracted, fromCache, clock.Elapsed);
