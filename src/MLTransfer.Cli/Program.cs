@@ -10,6 +10,7 @@ var root = new RootCommand("mltransfer — transfer learning for image classific
     BackbonesCommand.Create(),
     ReportCommand.Create(),
     ExportCommand.Create(),
+    BenchCommand.Create(),
 };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)

@@ -25,7 +25,7 @@ internal static class TrainCommand
         var l1 = new Option<float?>("--l1") { Description = "L1 regularisation of the head [default: trainer's]" };
         var workspace = new Option<string?>("--workspace") { Description = "Folder for the feature cache [default: ~/.cache/mltransfer/workspace]" };
         var noCache = new Option<bool>("--no-cache") { Description = "Neither read nor write cached features" };
-        var batchSize = new Option<int>("--batch-size") { Description = "Images per backbone call", DefaultValueFactory = _ => 32 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Images per backbone call", DefaultValueFactory = _ => new FeatureExtractionOptions().BatchSize };
         var backbone = BackboneOptions.Create();
         var report = new Option<string?>("--report") { Description = "Also write a self-contained HTML report (report.html) into this folder" };
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };

@@ -44,7 +44,8 @@ public sealed class BackboneSession : IDisposable
             throw new ArgumentException($"Expected {count * InputLength} floats for {count} images, got {pixels.Length}.", nameof(pixels));
         var shape = new long[] { count, 3, Backbone.InputHeight, Backbone.InputWidth };
         using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, pixels.AsMemory(0, count * InputLength), shape);
-        using var outputs = _session.Run(new RunOptions(), [PreparedBackbone.InputName], [input], [PreparedBackbone.OutputName]);
+        using var run = new RunOptions();
+        using var outputs = _session.Run(run, [PreparedBackbone.InputName], [input], [PreparedBackbone.OutputName]);
         var flat = outputs[0].GetTensorDataAsSpan<float>();
         var size = Backbone.FeatureSize;
         if (flat.Length != count * size)

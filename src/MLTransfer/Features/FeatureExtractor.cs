@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Threading.Channels;
@@ -13,8 +14,12 @@ namespace MLTransfer.Features;
 /// </summary>
 /// <remarks>
 /// Images stream through a bounded channel, so memory stays flat however large the dataset: at most a
-/// few batches of decoded pixels exist at any time. Every finished batch is flushed to the cache before
-/// the next starts, which is what makes an interrupted run resumable.
+/// few batches of decoded pixels exist at any time, in pooled buffers (a fresh 600 kB array per image
+/// would go to the large-object heap and force a full GC every few dozen images). Every finished batch
+/// is written and flushed to the cache while the next one runs (one write in flight at most), which is
+/// what makes an interrupted run resumable without the fsync stalling the backbone. Decoders run on
+/// their own threads at a lower priority (<see cref="FeatureExtractionOptions.DecoderNiceness"/>), so on
+/// a machine with few cores they fill the gaps ONNX Runtime leaves instead of stalling its threads.
 /// </remarks>
 public static class FeatureExtractor
 {
@@ -46,88 +51,146 @@ public static class FeatureExtractor
 
         var channel = Channel.CreateBounded<Pending>(new BoundedChannelOptions(2 * batchSize) { SingleReader = true });
         var bgr = backbone.Description.ChannelOrder == ChannelOrder.Bgr;
-        var producer = Task.Run(async () =>
+        // Dedicated decoder threads rather than the thread pool: they can be made to yield to ONNX Runtime
+        // (see DecoderThread) without changing the priority of pool threads that outlive this call.
+        var next = -1;
+        var running = decoders;
+        void DecodeLoop()
         {
+            Exception? failure = null;
             try
             {
-                await Parallel.ForEachAsync(paths, new ParallelOptions { MaxDegreeOfParallelism = decoders, CancellationToken = cancellation }, async (path, ct) =>
+                DecoderThread.YieldToInference(options.DecoderNiceness);
+                int index;
+                while ((index = Interlocked.Increment(ref next)) < paths.Count)
                 {
-                    byte[] bytes;
-                    try
-                    {
-                        bytes = await File.ReadAllBytesAsync(path, ct);
-                    }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                    {
-                        lock (gate) skipped.Add(new SkippedFile(path, e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : $"cannot read file: {e.Message}"));
-                        return;
-                    }
-                    var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
-                    var cached = cache?.TryGet(hash);
-                    if (cached is not null)
-                    {
-                        lock (gate)
-                        {
-                            features[path] = cached;
-                            hashes[path] = hash;
-                            fromCache++;
-                        }
-                        return;
-                    }
-                    float[] pixels;
-                    try
-                    {
-                        var image = ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, path);
-                        pixels = new float[session.InputLength];
-                        image.WritePlanes(pixels, bgr);
-                    }
-                    catch (ImageDecodeException e)
-                    {
-                        lock (gate) skipped.Add(new SkippedFile(path, e.Reason));
-                        return;
-                    }
-                    await channel.Writer.WriteAsync(new Pending(path, hash, pixels), ct);
-                });
+                    cancellation.ThrowIfCancellationRequested();
+                    var item = Prepare(paths[index]);
+                    if (item is not null)
+                        channel.Writer.WriteAsync(item, cancellation).AsTask().GetAwaiter().GetResult();
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
+            {
+                // The consumer stopped or the run was cancelled; the consumer reports it.
+            }
+            catch (Exception e)
+            {
+                failure = e;
             }
             finally
             {
-                channel.Writer.TryComplete();
+                if (failure is not null)
+                    channel.Writer.TryComplete(failure);
+                else if (Interlocked.Decrement(ref running) == 0)
+                    channel.Writer.TryComplete();
             }
-        }, cancellation);
+        }
+
+        Pending? Prepare(string path)
+        {
+            byte[] bytes;
+            try
+            {
+                bytes = File.ReadAllBytes(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                lock (gate) skipped.Add(new SkippedFile(path, e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : $"cannot read file: {e.Message}"));
+                return null;
+            }
+            var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+            var cached = cache?.TryGet(hash);
+            if (cached is not null)
+            {
+                lock (gate)
+                {
+                    features[path] = cached;
+                    hashes[path] = hash;
+                    fromCache++;
+                }
+                return null;
+            }
+            try
+            {
+                var image = ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, path);
+                var pixels = ArrayPool<float>.Shared.Rent(session.InputLength);
+                image.WritePlanes(pixels.AsSpan(0, session.InputLength), bgr);
+                return new Pending(path, hash, pixels);
+            }
+            catch (ImageDecodeException e)
+            {
+                lock (gate) skipped.Add(new SkippedFile(path, e.Reason));
+                return null;
+            }
+        }
+
+        var threads = Enumerable.Range(0, decoders).Select(k => new Thread(DecodeLoop) { IsBackground = true, Name = $"mltransfer-decode-{k}" }).ToList();
+        threads.ForEach(t => t.Start());
 
         var batch = new List<Pending>(batchSize);
         var input = new float[batchSize * session.InputLength];
         var reader = channel.Reader;
-        while (reader.WaitToReadAsync(cancellation).AsTask().GetAwaiter().GetResult())
+        Task write = Task.CompletedTask;
+        try
         {
-            batch.Clear();
-            // Fill the batch, waiting for the decoders while they are still producing: a short batch is
-            // only run at the very end.
-            while (batch.Count < batchSize)
-            {
-                if (reader.TryRead(out var item))
-                    batch.Add(item);
-                else if (!reader.WaitToReadAsync(cancellation).AsTask().GetAwaiter().GetResult())
-                    break;
-            }
-            for (var i = 0; i < batch.Count; i++)
-                batch[i].Pixels.CopyTo(input, i * session.InputLength);
-            var output = session.Run(input, batch.Count);
-            cache?.AddRange(batch.Select((p, i) => (p.Hash, output[i])));
-            lock (gate)
-            {
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    features[batch[i].Path] = output[i];
-                    hashes[batch[i].Path] = batch[i].Hash;
-                }
-                extracted += batch.Count;
-                Report();
-            }
+            Consume();
         }
-        producer.GetAwaiter().GetResult();
+        catch
+        {
+            // Unblocks decoders waiting on a full channel, so they stop instead of hanging.
+            channel.Writer.TryComplete();
+            throw;
+        }
+        finally
+        {
+            // Whatever happened, the batches already run reach the disk before the cache is closed.
+            write.GetAwaiter().GetResult();
+        }
+        threads.ForEach(t => t.Join());
         lock (gate) Report();
         skipped.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
         return new FeatureExtractionResult(features, hashes, skipped, extracted, fromCache, clock.Elapsed);
+
+        void Consume()
+        {
+            while (reader.WaitToReadAsync(cancellation).AsTask().GetAwaiter().GetResult())
+            {
+                batch.Clear();
+                // Fill the batch, waiting for the decoders while they are still producing: a short batch is
+                // only run at the very end.
+                while (batch.Count < batchSize)
+                {
+                    if (reader.TryRead(out var item))
+                        batch.Add(item);
+                    else if (!reader.WaitToReadAsync(cancellation).AsTask().GetAwaiter().GetResult())
+                        break;
+                }
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    batch[i].Pixels.AsSpan(0, session.InputLength).CopyTo(input.AsSpan(i * session.InputLength));
+                    ArrayPool<float>.Shared.Return(batch[i].Pixels);
+                }
+                var output = session.Run(input, batch.Count);
+                if (cache is not null)
+                {
+                    var entries = batch.Select((p, i) => (p.Hash, output[i])).ToList();
+                    // The previous write must land first: records stay in order and at most one batch is
+                    // unflushed when the process dies.
+                    write.GetAwaiter().GetResult();
+                    write = Task.Run(() => cache.AddRange(entries));
+                }
+                lock (gate)
+                {
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        features[batch[i].Path] = output[i];
+                        hashes[batch[i].Path] = batch[i].Hash;
+                    }
+                    extracted += batch.Count;
+                    Report();
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,80 @@
+using System.CommandLine;
+using System.Globalization;
+using MLTransfer.Benchmarks;
+using MLTransfer.Training;
+
+namespace MLTransfer.Cli;
+
+/// <summary><c>mltransfer bench</c>: where the time goes (decode, backbone, extraction, training, predict) and peak memory.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<string>("--data") { Description = "Dataset the figures are measured on (class folders or a manifest)", Required = true };
+        var batchSize = new Option<int>("--batch-size") { Description = "Images per backbone call in the extraction", DefaultValueFactory = _ => 8 };
+        var seconds = new Option<double>("--seconds") { Description = "Minimum seconds spent on each throughput figure", DefaultValueFactory = _ => 2.0 };
+        var decodeSamples = new Option<int>("--decode-samples") { Description = "Images decoded for the decode figures", DefaultValueFactory = _ => 100 };
+        var predictSamples = new Option<int>("--predict-samples") { Description = "Single-image predictions timed", DefaultValueFactory = _ => 100 };
+        var copies = new Option<int>("--synthetic-copies") { Description = "Write N augmented copies of --synthetic-source to a temp folder and report memory and speed at 1× and N×" };
+        var sources = new Option<string[]>("--synthetic-source") { Description = "Dataset copied by --synthetic-copies (repeatable) [default: --data]" };
+        var compareRandom = new Option<bool>("--compare-random") { Description = "Also train on a random-weight copy of the backbone and compare accuracy" };
+        var seed = new Option<int>("--seed") { Description = "Seed of the split, trainer, synthetic crops and random weights", DefaultValueFactory = _ => 42 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };
+        var backbone = BackboneOptions.Create();
+        var command = new Command("bench", "Measure decode, backbone, extraction, training and prediction speed and peak memory on a dataset")
+        {
+            data, batchSize, seconds, decodeSamples, predictSamples, copies, sources, compareRandom, seed, json,
+        };
+        backbone.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var asJson = parse.GetValue(json);
+            return CommandRunner.Run(asJson, () =>
+            {
+                var report = Benchmark.Run(new BenchmarkOptions
+                {
+                    DataPath = parse.GetValue(data)!,
+                    Training = backbone.Apply(parse, new TransferLearningOptions { Seed = parse.GetValue(seed) }),
+                    BatchSize = parse.GetValue(batchSize),
+                    MinMeasureTime = TimeSpan.FromSeconds(parse.GetValue(seconds)),
+                    DecodeSamples = parse.GetValue(decodeSamples),
+                    PredictSamples = parse.GetValue(predictSamples),
+                    SyntheticCopies = parse.GetValue(copies),
+                    SyntheticSources = parse.GetValue(sources) ?? [],
+                    CompareRandom = parse.GetValue(compareRandom),
+                    Log = line => Console.Error.WriteLine(line),
+                });
+                if (asJson)
+                    CommandRunner.WriteJson(report);
+                else
+                    Console.WriteLine(Format(report));
+                return ExitCodes.Success;
+            });
+        });
+        return command;
+    }
+
+    private static string Format(BenchmarkReport r)
+    {
+        var lines = new List<FormattableString>
+        {
+            $"Backbone {r.Backbone} ({r.InputSize}×{r.InputSize}, {r.FeatureSize}-d), {r.DatasetImages} images, {r.Cores} cores",
+            $"Decode+preprocess      {r.Decode.SingleThreadImagesPerSecond,8:F1} images/s (1 thread)   {r.Decode.ParallelImagesPerSecond,8:F1} images/s ({r.Decode.Threads} threads)",
+        };
+        foreach (var f in r.Forward)
+            lines.Add($"Raw forward batch {f.BatchSize,-4} {f.ImagesPerSecond,8:F1} images/s ({f.MedianMillisecondsPerCall:F1} ms per call)");
+        var c = r.ColdExtraction;
+        lines.Add($"Cold extraction        {c.ImagesPerSecond,8:F1} images/s ({c.Images} images, {c.Seconds:F2} s; {c.RatioToForward:F2} × raw forward at batch {c.BatchSize})");
+        var t = r.Training;
+        lines.Add($"Train cold             {t.ColdSeconds,8:F2} s ({t.ColdExtracted} extracted; accuracy {t.Accuracy:F3})");
+        lines.Add($"Retrain warm cache     {t.WarmSeconds,8:F2} s ({t.WarmExtracted} extracted; head {t.HeadSeconds:F2} s)");
+        var p = r.Predict;
+        lines.Add($"Predict (1 image)      p50 {p.P50Milliseconds:F1} ms, p99 {p.P99Milliseconds:F1} ms (decode {p.DecodeP50Milliseconds:F1} + model {p.ModelP50Milliseconds:F1} ms; {p.RatioToForwardBatch1:F2} × raw batch-1 forward)");
+        foreach (var s in r.Scaling ?? [])
+            lines.Add($"Synthetic ×{s.Copies,-3}         {s.ImagesPerSecond,8:F1} images/s on {s.Images} images, peak RSS {s.PeakRssBytes / 1048576.0:F0} MiB");
+        lines.Add($"Peak RSS               {r.PeakRssBytes / 1048576.0,8:F0} MiB");
+        if (r.RandomComparison is { } rc)
+            lines.Add($"Accuracy ({rc.Split})       pretrained {rc.PretrainedAccuracy:F3} vs random weights {rc.RandomAccuracy:F3}");
+        return string.Join(Environment.NewLine, lines.Select(l => l.ToString(CultureInfo.InvariantCulture)));
+    }
+}

@@ -1,0 +1,37 @@
+using MLTransfer.Benchmarks;
+using MLTransfer.Data;
+using MLTransfer.Images;
+using MLTransfer.Tests.Fixtures;
+using NUnit.Framework;
+
+namespace MLTransfer.Tests.Benchmarks;
+
+public class SyntheticImagesTests
+{
+    [Test]
+    public void Copies_AreDecodableDistinctImages_InClassFolders()
+    {
+        var dir = Directory.CreateTempSubdirectory("mlt-synth-").FullName;
+        try
+        {
+            var files = SyntheticImages.Write([TestPaths.SharedDataset("hymenoptera")], dir, copies: 3, seed: 2, maxPerClass: 4);
+            Assert.That(files, Has.Count.EqualTo(2 * 4 * 3));
+            Assert.That(Directory.GetDirectories(dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "ants", "bees" }));
+            Assert.That(files.Select(ContentHasher.Sha256Of).Distinct().Count(), Is.EqualTo(files.Count), "every copy must have its own content hash");
+            Assert.That(files.Count(f => Path.GetFileName(f).StartsWith(SyntheticImages.CopyPrefix(0))), Is.EqualTo(8));
+            foreach (var f in files)
+                Assert.That(ImageDecoder.DecodeFile(f, 32, 32, MLTransfer.Backbones.ResizeMode.Fill).Width, Is.EqualTo(32));
+            Assert.That(DatasetLoader.Load(dir).Images, Has.Count.EqualTo(files.Count));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
+    public void PeakMemory_IsReadFromProc()
+    {
+        Assert.That(PeakMemory.PeakBytes(), Is.GreaterThanOrEqualTo(PeakMemory.CurrentBytes()).And.GreaterThan(0));
+    }
+}
