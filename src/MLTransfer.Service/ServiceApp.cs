@@ -65,7 +65,7 @@ public static class ServiceApp
 
     private static async Task<IResult> Predict(HttpContext http, ReloadingImageClassifier classifier, ServiceOptions options, int? topK)
     {
-        if (Refuse(http, options.MaxSingleRequestBytes) is { } refused)
+        if (await RefuseOversized(http, options.MaxSingleRequestBytes) is { } refused)
             return refused;
         byte[] image;
         string? fileName = null;
@@ -85,7 +85,9 @@ public static class ServiceApp
             }
             else
             {
-                image = await ReadAll(http.Request.Body, http.RequestAborted);
+                if (await ReadCapped(http.Request.Body, options.MaxImageBytes, http.RequestAborted) is not { } body)
+                    return TooLarge(options.MaxImageBytes);
+                image = body;
             }
         }
         catch (Exception e) when (IsTooLarge(e))
@@ -111,7 +113,7 @@ public static class ServiceApp
 
     private static async Task<IResult> PredictBatch(HttpContext http, ReloadingImageClassifier classifier, ServiceOptions options, int? topK)
     {
-        if (Refuse(http, options.MaxBatchRequestBytes) is { } refused)
+        if (await RefuseOversized(http, options.MaxBatchRequestBytes) is { } refused)
             return refused;
         if (!IsMultipart(http.Request))
             return Problem(415, "A batch must be multipart/form-data", "Send each picture as a file field of a multipart/form-data request.");
@@ -169,13 +171,50 @@ public static class ServiceApp
             ? new BadImage(415, "Not an image", "The content is not JPEG, PNG, GIF, BMP or WebP (checked by its first bytes).")
             : null;
 
-    /// <summary>Refuses early when the declared length is over the limit, and caps reading for chunked bodies.</summary>
-    private static IResult? Refuse(HttpContext http, long limit)
+    /// <summary>
+    /// Refuses a body whose declared length is over <paramref name="limit"/>. A body up to twice the limit is
+    /// read and discarded first: answering while the client is still sending makes the server close a socket
+    /// with unread data, which resets the connection and the client never sees the 413. Beyond that the
+    /// server answers at once and closes (as a proxy would); such clients should send Expect: 100-continue.
+    /// </summary>
+    private static async Task<IResult?> RefuseOversized(HttpContext http, long limit)
     {
         var feature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
         if (feature is { IsReadOnly: false })
-            feature.MaxRequestBodySize = limit;
-        return http.Request.ContentLength > limit ? TooLarge(limit) : null;
+            feature.MaxRequestBodySize = DrainLimit(limit);
+        var declared = http.Request.ContentLength;
+        if (declared is null || declared <= limit)
+            return null;
+        if (declared <= DrainLimit(limit))
+        {
+            try { await http.Request.Body.CopyToAsync(Stream.Null, http.RequestAborted); }
+            catch (Exception e) when (IsTooLarge(e) || e is IOException or OperationCanceledException) { }
+        }
+        else
+        {
+            http.Response.Headers.Connection = "close";
+        }
+        return TooLarge(limit);
+    }
+
+    private static long DrainLimit(long limit) => limit * 2;
+
+    /// <summary>Reads a body of unknown length; null when it is longer than <paramref name="limit"/> (the rest is drained, up to the server's cap).</summary>
+    private static async Task<byte[]?> ReadCapped(Stream stream, long limit, CancellationToken cancel)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int n;
+        while ((n = await stream.ReadAsync(chunk, cancel)) > 0)
+        {
+            if (buffer.Length + n > limit)
+            {
+                await stream.CopyToAsync(Stream.Null, cancel);
+                return null;
+            }
+            buffer.Write(chunk, 0, n);
+        }
+        return buffer.ToArray();
     }
 
     private static bool IsTooLarge(Exception e) =>

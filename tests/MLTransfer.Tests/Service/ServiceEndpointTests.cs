@@ -122,6 +122,12 @@ public class ServiceEndpointTests
         var problem = await AssertProblem(raw, HttpStatusCode.RequestEntityTooLarge);
         Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("limit"));
 
+        // Far over the limit: answered before the body is sent, to a client that waits for 100-continue.
+        using var huge = new HttpRequestMessage(HttpMethod.Post, "predict") { Content = Raw(new byte[5 * MaxImageBytes]) };
+        huge.Headers.ExpectContinue = true;
+        using var hugeResponse = await Client.SendAsync(huge);
+        await AssertProblem(hugeResponse, HttpStatusCode.RequestEntityTooLarge);
+
         // Under the request limit but over the image limit: refused by the per-image check.
         var justOver = new byte[MaxImageBytes + 10];
         _jpeg.CopyTo(justOver, 0);
