@@ -31,10 +31,18 @@ public static class ServiceModels
     /// <summary>A fresh folder holding a copy of <paramref name="model"/> as <c>served.zip</c>, for a server to watch.</summary>
     public static string CopyToFreshFolder(string model)
     {
-        var dir = Directory.CreateTempSubdirectory("mlt-served-").FullName;
+        var dir = Path.Combine(Root.Value, "served-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
         var path = Path.Combine(dir, "served.zip");
         File.Copy(model, path);
         return path;
+    }
+
+    /// <summary>Deletes the models and every served copy (called once after all service tests).</summary>
+    internal static void DeleteAll()
+    {
+        if (Root.IsValueCreated && Directory.Exists(Root.Value))
+            Directory.Delete(Root.Value, true);
     }
 
     private static (string, string) Train()
