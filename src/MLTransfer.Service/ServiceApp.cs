@@ -19,6 +19,8 @@ public static class ServiceApp
     {
         var builder = WebApplication.CreateBuilder(args);
         var options = ServiceOptions.From(builder.Configuration);
+        // One log line per request would cost more than a prediction's bookkeeping; errors still show.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.AddSingleton(options);
         builder.Services.AddImageClassifier(o =>
         {
