@@ -117,10 +117,11 @@ public sealed class ReloadingImageClassifier : IDisposable
                     Poke();
                     return false;
                 }
-                var old = Interlocked.Exchange(ref _current, fresh);
-                old.Release();
+                // Status first, so whoever sees the new version also sees the counters that go with it.
                 Interlocked.Increment(ref _reloads);
                 Volatile.Write(ref _lastError, null);
+                var old = Interlocked.Exchange(ref _current, fresh);
+                old.Release();
                 _log.LogInformation("Reloaded model: {Old} -> {New}", old.Model.Version, fresh.Model.Version);
                 ModelChanged?.Invoke(fresh.Model);
                 return true;
