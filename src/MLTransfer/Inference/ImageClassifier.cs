@@ -99,7 +99,11 @@ public sealed class ImageClassifier : IDisposable
         }
         finally
         {
-            _pool.Add(engine);
+            // An engine in use while Dispose ran would otherwise sit in the pool undisposed.
+            if (Volatile.Read(ref _disposed) != 0)
+                engine.Dispose();
+            else
+                _pool.Add(engine);
         }
     }
 

@@ -1,0 +1,248 @@
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.Features;
+using MLTransfer.Images;
+using MLTransfer.Inference.Hosting;
+
+namespace MLTransfer.Service;
+
+/// <summary>
+/// The prediction service: a minimal API over a hot-reloading <see cref="ReloadingImageClassifier"/>.
+/// <c>Program</c> runs it; tests build it in-process with <c>--urls http://127.0.0.1:0</c>.
+/// </summary>
+public static class ServiceApp
+{
+    /// <summary>Builds the app (the model is loaded here, so a bad model fails before listening).</summary>
+    /// <param name="args">Command line: <c>--model</c>, <c>--urls</c>, <c>--max-image-bytes</c>, <c>--max-batch-files</c>, <c>--top-k</c>, <c>--reload-debounce-ms</c>.</param>
+    /// <exception cref="MLTransferException">No model given, a malformed option, or a model that does not load.</exception>
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        var options = ServiceOptions.From(builder.Configuration);
+        // One log line per request would cost more than a prediction's bookkeeping; errors still show.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddImageClassifier(o =>
+        {
+            o.ModelPath = options.ModelPath;
+            o.ReloadDebounce = options.ReloadDebounce;
+        });
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxBatchRequestBytes);
+        builder.Services.Configure<FormOptions>(f =>
+        {
+            f.MultipartBodyLengthLimit = options.MaxBatchRequestBytes;
+            f.ValueCountLimit = options.MaxBatchFiles + 16;
+        });
+        builder.Services.ConfigureHttpJsonOptions(j =>
+        {
+            j.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
+            j.SerializerOptions.NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals;
+        });
+        builder.Services.AddProblemDetails(p => p.CustomizeProblemDetails = c =>
+        {
+            // Clients get a status and a reason, never internals.
+            c.ProblemDetails.Extensions.Remove("exception");
+            c.ProblemDetails.Extensions.Remove("traceId");
+        });
+
+        var app = builder.Build();
+        // Load now: a missing or broken model stops startup instead of failing the first request.
+        app.Services.GetRequiredService<ReloadingImageClassifier>();
+
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+
+        app.MapGet("/", () => Results.Stream(Resource("index.html"), "text/html; charset=utf-8"));
+        app.MapGet("/sample.jpg", () => Results.Stream(Resource("sample.jpg"), "image/jpeg"));
+        app.MapGet("/healthz", (ReloadingImageClassifier c) => new HealthDto("ok", c.Model.Version));
+        app.MapGet("/model", (ReloadingImageClassifier c) =>
+        {
+            var m = c.Model;
+            return new ModelInfoDto(m.Version, m.Sha256, m.Path, m.LoadedUtc, c.Reloads, c.LastReloadError, m.Metadata);
+        });
+        app.MapPost("/predict", Predict).DisableAntiforgery();
+        app.MapPost("/predict/batch", PredictBatch).DisableAntiforgery();
+        return app;
+    }
+
+    private static async Task<IResult> Predict(HttpContext http, ReloadingImageClassifier classifier, ServiceOptions options, int? topK)
+    {
+        if (await RefuseOversized(http, options.MaxSingleRequestBytes) is { } refused)
+            return refused;
+        byte[] image;
+        string? fileName = null;
+        try
+        {
+            // Only multipart is a form here: curl --data-binary sends raw bytes labelled x-www-form-urlencoded.
+            if (IsMultipart(http.Request))
+            {
+                var form = await http.Request.ReadFormAsync(http.RequestAborted);
+                var file = form.Files.FirstOrDefault();
+                if (file is null)
+                    return Problem(400, "No image in the form", "Send the picture as a file field of a multipart/form-data request, or as the raw request body.");
+                if (file.Length > options.MaxImageBytes)
+                    return TooLarge(options.MaxImageBytes);
+                fileName = file.FileName;
+                image = await ReadAll(file.OpenReadStream(), http.RequestAborted);
+            }
+            else
+            {
+                if (await ReadCapped(http.Request.Body, options.MaxImageBytes, http.RequestAborted) is not { } body)
+                    return TooLarge(options.MaxImageBytes);
+                image = body;
+            }
+        }
+        catch (Exception e) when (IsTooLarge(e))
+        {
+            return TooLarge(options.MaxImageBytes);
+        }
+        if (image.Length > options.MaxImageBytes)
+            return TooLarge(options.MaxImageBytes);
+        if (CheckImage(image) is { } bad)
+            return Problem(bad.Status, bad.Title, bad.Detail);
+
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            var served = classifier.Predict(image, topK ?? options.DefaultTopK);
+            return Results.Ok(ToDto(served.Prediction, served.Model, fileName, clock));
+        }
+        catch (ImageDecodeException e)
+        {
+            return Problem(400, "The image could not be decoded", e.Reason);
+        }
+    }
+
+    private static async Task<IResult> PredictBatch(HttpContext http, ReloadingImageClassifier classifier, ServiceOptions options, int? topK)
+    {
+        if (await RefuseOversized(http, options.MaxBatchRequestBytes) is { } refused)
+            return refused;
+        if (!IsMultipart(http.Request))
+            return Problem(415, "A batch must be multipart/form-data", "Send each picture as a file field of a multipart/form-data request.");
+        IFormFileCollection files;
+        try
+        {
+            files = (await http.Request.ReadFormAsync(http.RequestAborted)).Files;
+        }
+        catch (Exception e) when (IsTooLarge(e))
+        {
+            return TooLarge(options.MaxBatchRequestBytes);
+        }
+        if (files.Count == 0)
+            return Problem(400, "No images in the form", "Add one or more file fields.");
+        if (files.Count > options.MaxBatchFiles)
+            return Problem(400, "Too many files", $"A batch holds at most {options.MaxBatchFiles} files; this one has {files.Count}. Split it.");
+
+        var payloads = new List<(string Name, byte[]? Bytes, int Status, string? Error)>();
+        foreach (var file in files)
+        {
+            if (file.Length > options.MaxImageBytes)
+            {
+                payloads.Add((file.FileName, null, 413, $"larger than {options.MaxImageBytes} bytes"));
+                continue;
+            }
+            var bytes = await ReadAll(file.OpenReadStream(), http.RequestAborted);
+            var bad = CheckImage(bytes);
+            payloads.Add((file.FileName, bad is null ? bytes : null, bad?.Status ?? 200, bad?.Detail));
+        }
+
+        // One lease for the whole batch: all files are answered by the same model even during a reload.
+        var k = topK ?? options.DefaultTopK;
+        var batch = classifier.Use((c, model) => new BatchDto(ModelVersionDto.From(model), payloads.Select(p =>
+        {
+            if (p.Bytes is null)
+                return new BatchItemDto(p.Name, p.Status, null, p.Error);
+            var clock = Stopwatch.StartNew();
+            try
+            {
+                return new BatchItemDto(p.Name, 200, ToDto(c.Predict(p.Bytes, k), model, p.Name, clock), null);
+            }
+            catch (ImageDecodeException e)
+            {
+                return new BatchItemDto(p.Name, 400, null, e.Reason);
+            }
+        }).ToList()));
+        return Results.Ok(batch);
+    }
+
+    private sealed record BadImage(int Status, string Title, string Detail);
+
+    private static BadImage? CheckImage(byte[] image) =>
+        image.Length == 0 ? new BadImage(400, "Empty image", "The request carried no image bytes.")
+        : ImageFormatSniffer.Detect(image) is null
+            ? new BadImage(415, "Not an image", "The content is not JPEG, PNG, GIF, BMP or WebP (checked by its first bytes).")
+            : null;
+
+    /// <summary>
+    /// Refuses a body whose declared length is over <paramref name="limit"/>. A body up to twice the limit is
+    /// read and discarded first: answering while the client is still sending makes the server close a socket
+    /// with unread data, which resets the connection and the client never sees the 413. Beyond that the
+    /// server answers at once and closes (as a proxy would); such clients should send Expect: 100-continue.
+    /// </summary>
+    private static async Task<IResult?> RefuseOversized(HttpContext http, long limit)
+    {
+        var feature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (feature is { IsReadOnly: false })
+            feature.MaxRequestBodySize = DrainLimit(limit);
+        var declared = http.Request.ContentLength;
+        if (declared is null || declared <= limit)
+            return null;
+        if (declared <= DrainLimit(limit))
+        {
+            try { await http.Request.Body.CopyToAsync(Stream.Null, http.RequestAborted); }
+            catch (Exception e) when (IsTooLarge(e) || e is IOException or OperationCanceledException) { }
+        }
+        else
+        {
+            http.Response.Headers.Connection = "close";
+        }
+        return TooLarge(limit);
+    }
+
+    private static long DrainLimit(long limit) => limit * 2;
+
+    /// <summary>Reads a body of unknown length; null when it is longer than <paramref name="limit"/> (the rest is drained, up to the server's cap).</summary>
+    private static async Task<byte[]?> ReadCapped(Stream stream, long limit, CancellationToken cancel)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int n;
+        while ((n = await stream.ReadAsync(chunk, cancel)) > 0)
+        {
+            if (buffer.Length + n > limit)
+            {
+                await stream.CopyToAsync(Stream.Null, cancel);
+                return null;
+            }
+            buffer.Write(chunk, 0, n);
+        }
+        return buffer.ToArray();
+    }
+
+    private static bool IsTooLarge(Exception e) =>
+        e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }
+        || (e is InvalidDataException && e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase));
+
+    private static bool IsMultipart(HttpRequest request) =>
+        request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true;
+
+    private static IResult TooLarge(long limit) =>
+        Problem(413, "Request too large", $"The limit is {limit} bytes; send a smaller image.");
+
+    private static IResult Problem(int status, string title, string detail) =>
+        Results.Problem(statusCode: status, title: title, detail: detail);
+
+    private static PredictionDto ToDto(MLTransfer.Inference.ImagePrediction p, ServedModel model, string? fileName, Stopwatch clock) =>
+        new(p.Label, p.Probability, p.TopK, p.Probabilities, ModelVersionDto.From(model), fileName, clock.Elapsed.TotalMilliseconds);
+
+    private static async Task<byte[]> ReadAll(Stream stream, CancellationToken cancel)
+    {
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer, cancel);
+        return buffer.ToArray();
+    }
+
+    private static Stream Resource(string name) =>
+        typeof(ServiceApp).Assembly.GetManifestResourceStream(name)
+        ?? throw new InvalidOperationException($"Embedded resource {name} is missing from the build");
+}

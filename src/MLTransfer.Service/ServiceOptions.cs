@@ -1,0 +1,55 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+
+namespace MLTransfer.Service;
+
+/// <summary>Limits and settings of the prediction service, read from the command line or environment.</summary>
+public sealed record ServiceOptions
+{
+    /// <summary>The model zip served and watched for changes (<c>--model</c> or <c>MLTRANSFER_MODEL</c>).</summary>
+    public required string ModelPath { get; init; }
+    /// <summary>Largest accepted image in bytes (<c>--max-image-bytes</c>); larger uploads get 413.</summary>
+    public long MaxImageBytes { get; init; } = 8 * 1024 * 1024;
+    /// <summary>Most files accepted by <c>/predict/batch</c> (<c>--max-batch-files</c>).</summary>
+    public int MaxBatchFiles { get; init; } = 16;
+    /// <summary>Classes listed in top-k when the request does not say (<c>--top-k</c>).</summary>
+    public int DefaultTopK { get; init; } = 3;
+    /// <summary>Quiet time after a change of the model file before it is reloaded (<c>--reload-debounce-ms</c>).</summary>
+    public TimeSpan ReloadDebounce { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Room for multipart boundaries and part headers on top of the image bytes.</summary>
+    public const long MultipartOverhead = 64 * 1024;
+
+    /// <summary>Largest request body of <c>/predict</c>.</summary>
+    public long MaxSingleRequestBytes => MaxImageBytes + MultipartOverhead;
+
+    /// <summary>Largest request body of <c>/predict/batch</c>.</summary>
+    public long MaxBatchRequestBytes => MaxImageBytes * MaxBatchFiles + MultipartOverhead;
+
+    /// <summary>Reads the options; throws a user-facing error when the model is not given or a number is malformed.</summary>
+    public static ServiceOptions From(IConfiguration config)
+    {
+        var model = config["model"] ?? Environment.GetEnvironmentVariable("MLTRANSFER_MODEL");
+        if (string.IsNullOrWhiteSpace(model))
+            throw new MLTransferException("No model to serve", null,
+                "Pass --model path/to/model.zip (or set MLTRANSFER_MODEL); train one with 'mltransfer train'");
+        var defaults = new ServiceOptions { ModelPath = model };
+        return defaults with
+        {
+            MaxImageBytes = Number(config, "max-image-bytes", defaults.MaxImageBytes),
+            MaxBatchFiles = (int)Number(config, "max-batch-files", defaults.MaxBatchFiles),
+            DefaultTopK = (int)Number(config, "top-k", defaults.DefaultTopK),
+            ReloadDebounce = TimeSpan.FromMilliseconds(Number(config, "reload-debounce-ms", (long)defaults.ReloadDebounce.TotalMilliseconds)),
+        };
+    }
+
+    private static long Number(IConfiguration config, string key, long fallback)
+    {
+        var text = config[key];
+        if (text is null)
+            return fallback;
+        if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0)
+            return value;
+        throw new MLTransferException($"--{key} must be a positive whole number, got '{text}'", null, $"Pass e.g. --{key} {fallback}");
+    }
+}

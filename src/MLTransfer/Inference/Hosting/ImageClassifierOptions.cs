@@ -1,0 +1,22 @@
+using MLTransfer.Images;
+
+namespace MLTransfer.Inference.Hosting;
+
+/// <summary>Options of <see cref="ReloadingImageClassifier"/> (and of <c>services.AddImageClassifier</c>).</summary>
+public sealed class ImageClassifierOptions
+{
+    /// <summary>The model zip to serve. Required.</summary>
+    public string ModelPath { get; set; } = "";
+
+    /// <summary>Whether to watch <see cref="ModelPath"/> and load a new model when the file changes.</summary>
+    public bool ReloadOnChange { get; set; } = true;
+
+    /// <summary>
+    /// Quiet time after the last change event before reloading. A copy over the file raises several events
+    /// while it is half-written; waiting for them to stop avoids loading a torn file.
+    /// </summary>
+    public TimeSpan ReloadDebounce { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Decoder limits (pixels, bytes) applied to every image; null for the defaults.</summary>
+    public ImageDecodeOptions? Decode { get; set; }
+}

@@ -1,0 +1,231 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MLTransfer.Inference.Hosting;
+
+/// <summary>
+/// A thread-safe classifier for servers: many requests predict at once (each borrows a pooled ML.NET
+/// PredictionEngine), and when the model zip changes on disk the new model is loaded in full, swapped in
+/// atomically, and the old one is disposed only after the calls still using it have finished. A new file
+/// that does not load leaves the current model serving and is reported through the logger and
+/// <see cref="LastReloadError"/>.
+/// </summary>
+/// <example>
+/// <code>
+/// using var classifier = new ReloadingImageClassifier(new ImageClassifierOptions { ModelPath = "model.zip" });
+/// var answer = classifier.Predict(File.ReadAllBytes("rose.jpg"));
+/// Console.WriteLine($"{answer.Prediction.Label} from model {answer.Model.Version}");
+/// </code>
+/// </example>
+public sealed class ReloadingImageClassifier : IDisposable
+{
+    private readonly ImageClassifierOptions _options;
+    private readonly ILogger _log;
+    private readonly string _path;
+    private readonly object _reloadLock = new();
+    private readonly FileSystemWatcher? _watcher;
+    private readonly Timer? _debounce;
+    private Lease _current;
+    private int _disposed;
+    private int _reloads;
+    private string? _lastError;
+
+    /// <summary>Loads the model now (failing fast on a bad file) and, if asked, starts watching it.</summary>
+    /// <exception cref="MLTransferException">The model file is missing, damaged or incompatible.</exception>
+    public ReloadingImageClassifier(ImageClassifierOptions options, ILogger<ReloadingImageClassifier>? logger = null)
+    {
+        if (string.IsNullOrWhiteSpace(options.ModelPath))
+            throw new MLTransferException("No model file was configured", null, "Set ImageClassifierOptions.ModelPath to a model zip written by 'mltransfer train'");
+        _options = options;
+        _log = logger ?? (ILogger)NullLogger.Instance;
+        _path = Path.GetFullPath(options.ModelPath);
+        _current = LoadLease(Sha256Of(_path)) ?? throw new MLTransferException("The model file changed while it was being loaded", _path, "Try again once it is written");
+        _log.LogInformation("Serving model {Version} from {Path}", _current.Model.Version, _path);
+
+        if (options.ReloadOnChange)
+        {
+            _debounce = new Timer(_ => ReloadFromWatcher());
+            _watcher = new FileSystemWatcher(Path.GetDirectoryName(_path)!, Path.GetFileName(_path))
+            {
+                NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.FileName | NotifyFilters.CreationTime,
+            };
+            _watcher.Changed += (_, _) => Poke();
+            _watcher.Created += (_, _) => Poke();
+            // Atomic writers (ModelPackage.Save, `mv`) rename a finished temporary file over the watched name.
+            _watcher.Renamed += (_, e) => { if (string.Equals(e.FullPath, _path, StringComparison.Ordinal)) Poke(); };
+            _watcher.Error += (_, e) => _log.LogWarning(e.GetException(), "File watcher error on {Path}; reloads may be missed", _path);
+            _watcher.EnableRaisingEvents = true;
+        }
+    }
+
+    /// <summary>The model answering new calls.</summary>
+    public ServedModel Model => Volatile.Read(ref _current).Model;
+
+    /// <summary>How many times a changed file was loaded and swapped in.</summary>
+    public int Reloads => Volatile.Read(ref _reloads);
+
+    /// <summary>Why the last reload attempt failed, or null when it succeeded (or none failed yet).</summary>
+    public string? LastReloadError => Volatile.Read(ref _lastError);
+
+    /// <summary>Raised after a new model has been swapped in.</summary>
+    public event Action<ServedModel>? ModelChanged;
+
+    /// <summary>Predicts the class of an encoded image with the current model.</summary>
+    /// <exception cref="MLTransfer.Images.ImageDecodeException">The bytes are not a usable image.</exception>
+    public ServedPrediction Predict(byte[] encodedImage, int topK = 3) =>
+        Use((classifier, model) => new ServedPrediction(classifier.Predict(encodedImage, topK), model));
+
+    /// <summary>
+    /// Runs <paramref name="work"/> with the current model, which stays alive until it returns even if a
+    /// reload swaps in another model meanwhile (so a batch is answered by one model throughout).
+    /// </summary>
+    public T Use<T>(Func<ImageClassifier, ServedModel, T> work)
+    {
+        var lease = Acquire();
+        try
+        {
+            return work(lease.Classifier, lease.Model);
+        }
+        finally
+        {
+            lease.Release();
+        }
+    }
+
+    /// <summary>
+    /// Loads the file now if its content differs from the served model. Returns true when a new model was
+    /// swapped in; false when the file is unchanged or did not load (the error is logged and kept in
+    /// <see cref="LastReloadError"/>).
+    /// </summary>
+    public bool Reload()
+    {
+        lock (_reloadLock)
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+                return false;
+            try
+            {
+                var sha = Sha256Of(_path);
+                if (sha == Volatile.Read(ref _current).Model.Sha256)
+                    return false;
+                var fresh = LoadLease(sha);
+                if (fresh is null)
+                {
+                    // Still being written: the writer's next change event brings us back.
+                    _log.LogInformation("Model file {Path} changed during loading; waiting for it to settle", _path);
+                    Poke();
+                    return false;
+                }
+                // Status first, so whoever sees the new version also sees the counters that go with it.
+                Interlocked.Increment(ref _reloads);
+                Volatile.Write(ref _lastError, null);
+                var old = Interlocked.Exchange(ref _current, fresh);
+                old.Release();
+                _log.LogInformation("Reloaded model: {Old} -> {New}", old.Model.Version, fresh.Model.Version);
+                ModelChanged?.Invoke(fresh.Model);
+                return true;
+            }
+            catch (Exception e) when (e is MLTransferException or IOException or UnauthorizedAccessException)
+            {
+                Volatile.Write(ref _lastError, e.Message);
+                _log.LogError(e, "The changed model file {Path} could not be loaded; still serving {Version}", _path, Model.Version);
+                return false;
+            }
+        }
+    }
+
+    private void Poke()
+    {
+        try { _debounce?.Change(_options.ReloadDebounce, Timeout.InfiniteTimeSpan); }
+        catch (ObjectDisposedException) { }
+    }
+
+    private void ReloadFromWatcher()
+    {
+        try { Reload(); }
+        catch (Exception e)
+        {
+            // A timer callback must not throw: an unexpected failure is logged and the old model keeps serving.
+            Volatile.Write(ref _lastError, e.Message);
+            _log.LogError(e, "Unexpected error while reloading {Path}", _path);
+        }
+    }
+
+    private Lease Acquire()
+    {
+        while (true)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            var lease = Volatile.Read(ref _current);
+            if (lease.TryAddRef())
+                return lease;
+            // That model was retired between the read and the add-ref; the next read sees its successor.
+        }
+    }
+
+    /// <summary>Loads the file, or returns null if its content changed while loading (so the hash would lie).</summary>
+    private Lease? LoadLease(string expectedSha)
+    {
+        var classifier = ImageClassifier.Load(_path, _options.Decode);
+        var after = Sha256Of(_path);
+        if (after != expectedSha)
+        {
+            classifier.Dispose();
+            return null;
+        }
+        var model = new ServedModel(ServedModel.VersionOf(after, classifier.Metadata), after, _path, DateTimeOffset.UtcNow, classifier.Metadata);
+        return new Lease(classifier, model);
+    }
+
+    private static string Sha256Of(string path)
+    {
+        if (!File.Exists(path))
+            throw new MLTransferException("Model file not found", path, "Check the path, or train a model first with 'mltransfer train'");
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    /// <summary>Stops watching and disposes the model once calls in flight have finished.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _watcher?.Dispose();
+        lock (_reloadLock)
+        {
+            _debounce?.Dispose();
+            Volatile.Read(ref _current).Release();
+        }
+    }
+
+    /// <summary>
+    /// A loaded model with a reference count: the server's own reference plus one per call in flight.
+    /// The classifier is disposed when the count reaches zero, which frees ML.NET's temporary ONNX file.
+    /// </summary>
+    private sealed class Lease(ImageClassifier classifier, ServedModel model)
+    {
+        private int _refs = 1;
+
+        public ImageClassifier Classifier { get; } = classifier;
+        public ServedModel Model { get; } = model;
+
+        public bool TryAddRef()
+        {
+            while (true)
+            {
+                var refs = Volatile.Read(ref _refs);
+                if (refs == 0)
+                    return false;
+                if (Interlocked.CompareExchange(ref _refs, refs + 1, refs) == refs)
+                    return true;
+            }
+        }
+
+        public void Release()
+        {
+            if (Interlocked.Decrement(ref _refs) == 0)
+                Classifier.Dispose();
+        }
+    }
+}
