@@ -290,7 +290,7 @@ public static class FineTuner
         var carved = DatasetSplitter.Split(trainOnly, new SplitOptions(fraction, 0, seed));
         var selected = carved.Validation.Select(i => i.Path).ToHashSet(StringComparer.Ordinal);
         return (train.Where(i => !selected.Contains(i.Path)).ToList(), train.Where(i => selected.Contains(i.Path)).ToList(),
-            string.Create(CultureInfo.InvariantCulture, $"{fraction:P0} of the training images (the validation split is the held-out set)"));
+            string.Create(CultureInfo.InvariantCulture, $"{fraction * 100:0.#}% of the training images (the validation split is the held-out set)"));
     }
 
     private static FeatureCache OpenCache(TransferLearningOptions options, ResolvedBackbone resolved, PreparedBackbone frozen, CutPlan plan, Action<string> log)
