@@ -99,7 +99,7 @@ public static class FineTuner
         log(string.Create(CultureInfo.InvariantCulture, $"frozen backbone + {t.Head}: validation {Format(frozenValidation)}, test {Format(frozenTest)}"));
 
         // Early stopping must not look at the reported held-out set.
-        var (fit, selection, selectionName) = SelectionSplit(dataset, train, test.Count > 0 ? validation : null, options.SelectionFraction, t.Seed);
+        var (fit, selection, selectionName) = SelectionSplit(dataset, train, validation, heldOutIsValidation: test.Count == 0, options.SelectionFraction, t.Seed);
         log($"early stopping on {selectionName} ({selection.Count} images); training on {fit.Count} images");
         var fitCut = Cut(fit);
         var selectionCut = Cut(selection);
@@ -275,11 +275,11 @@ public static class FineTuner
     private static Act Stack(List<float[]> vectors) => Act.FromImages(vectors, vectors[0].Length, 1, 1);
 
     private static (List<LabeledImage> Fit, List<LabeledImage> Selection, string Name) SelectionSplit(
-        Dataset dataset, List<LabeledImage> train, List<LabeledImage>? validation, double fraction, int seed)
+        Dataset dataset, List<LabeledImage> train, List<LabeledImage> validation, bool heldOutIsValidation, double fraction, int seed)
     {
-        if (validation is { Count: > 0 })
+        if (validation.Count > 0 && !heldOutIsValidation)
             return (train, validation, "the validation split");
-        // No test split: carve a stratified share of the training images with the project's splitter.
+        // No usable validation split: carve a stratified share of the training images with the project's splitter.
         var trainOnly = new Dataset
         {
             Root = dataset.Root,
@@ -290,7 +290,8 @@ public static class FineTuner
         var carved = DatasetSplitter.Split(trainOnly, new SplitOptions(fraction, 0, seed));
         var selected = carved.Validation.Select(i => i.Path).ToHashSet(StringComparer.Ordinal);
         return (train.Where(i => !selected.Contains(i.Path)).ToList(), train.Where(i => selected.Contains(i.Path)).ToList(),
-            string.Create(CultureInfo.InvariantCulture, $"{fraction * 100:0.#}% of the training images (the validation split is the held-out set)"));
+            (fraction * 100).ToString("0.#", CultureInfo.InvariantCulture) + "% of the training images" +
+            (heldOutIsValidation ? " (the validation split is the held-out set)" : " (there is no validation split)"));
     }
 
     private static FeatureCache OpenCache(TransferLearningOptions options, ResolvedBackbone resolved, PreparedBackbone frozen, CutPlan plan, Action<string> log)

@@ -135,4 +135,30 @@ public class FineTunerTests
         Assert.That(bad.ExitCode, Is.EqualTo(1));
         Assert.That(bad.StdErr, Does.Contain("Cannot unfreeze 999"));
     }
+
+    [Test]
+    public void ResNetStyleBackbone_FineTunesThroughItsResidualBlock_AndTheZipAgrees()
+    {
+        var file = Path.Combine(_output, "tiny_resnet.onnx");
+        File.WriteAllBytes(file, OnnxFixtures.Bytes(OnnxFixtures.TinyResNet()));
+        var options = new FineTuningOptions
+        {
+            Transfer = new TransferLearningOptions
+            {
+                Backbone = file, AdjustBackbone = d => d with { InputWidth = 32, InputHeight = 32 },
+                AllowDownload = false, Seed = 2, WorkspacePath = _workspace,
+            },
+            Unfreeze = 3, MaxEpochs = 1, HeadWarmupSteps = 50,
+        };
+        using var result = FineTuner.Run(Samples, options);
+        Assert.That(result.Report.Cut.CutTensor, Is.EqualTo(OnnxFixtures.InputName));
+        Assert.That(result.Report.Cut.ConvLayers, Is.EqualTo(3));
+        var zip = Path.Combine(_output, "tiny-ft.zip");
+        result.Model.Save(zip);
+        var images = Directory.GetFiles(Samples, "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Where((_, i) => i % 20 == 0).ToArray();
+        var expected = result.Score(images);
+        using var classifier = ImageClassifier.Load(zip);
+        for (var i = 0; i < images.Length; i++)
+            Assert.That(classifier.Predict(images[i]).Probabilities.Select(c => c.Probability).ToArray(), Is.EqualTo(expected[i]).Within(1e-4f), images[i]);
+    }
 }
