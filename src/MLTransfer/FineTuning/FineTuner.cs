@@ -1,0 +1,344 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using MLTransfer.Backbones;
+using MLTransfer.Backbones.Onnx;
+using MLTransfer.Backbones.Store;
+using MLTransfer.Data;
+using MLTransfer.Evaluation;
+using MLTransfer.Export;
+using MLTransfer.Features;
+using MLTransfer.Reporting;
+using MLTransfer.Training;
+
+namespace MLTransfer.FineTuning;
+
+/// <summary>
+/// Fine-tuning beyond the head: the last layers of the backbone are trained together with a softmax head,
+/// then written back into the ONNX graph, so the result is an ordinary prepared backbone plus head.
+/// </summary>
+/// <remarks>
+/// <para>Steps: cut the backbone (<see cref="CutPlan"/>); run the frozen part once per image and cache the
+/// cut activations (the bottleneck-cache idea moved down the network, so epochs never touch pixels); fit
+/// the head alone on the frozen features (warm start, so the first joint steps do not push random-head
+/// gradients into pretrained weights); train the top layers and the head together with Adam, the backbone
+/// at a tenth of the head's learning rate; keep the epoch with the best early-stopping accuracy.</para>
+/// <para>The saved head is then refitted with the configured ML.NET trainer on the fine-tuned features:
+/// ML.NET cannot load hand-made linear weights, and the refit keeps the saved chain (ONNX backbone →
+/// stock ML.NET head) exactly as <see cref="TransferLearner"/> builds it. The frozen baseline is scored
+/// with the same trainer on the same split, so the two numbers compare only the backbone.</para>
+/// </remarks>
+public static class FineTuner
+{
+    private const int InferenceBatch = 64;
+
+    /// <summary>Fine-tunes on the labelled images under <paramref name="dataPath"/> (folder or manifest).</summary>
+    /// <exception cref="MLTransferException">Bad data, a missing backbone, or a backbone whose top cannot be trained.</exception>
+    public static FineTuningResult Run(string dataPath, FineTuningOptions? options = null, CancellationToken cancellation = default)
+    {
+        options ??= new FineTuningOptions();
+        Validate(options);
+        var t = options.Transfer;
+        var log = t.Log ?? (_ => { });
+        var total = Stopwatch.StartNew();
+
+        var dataset = DatasetLoader.Load(dataPath);
+        var split = DatasetSplitter.Split(dataset, new SplitOptions(t.ValidationFraction, t.TestFraction, t.Seed), ContentHasher.Sha256Of);
+        foreach (var warning in dataset.Warnings.Concat(split.Warnings))
+            log($"warning: {warning}");
+
+        var resolved = BackboneResolver.Resolve(t.Backbone, t.CatalogPath, t.BackboneDirs, t.AllowDownload, log, cancellation);
+        if (t.AdjustBackbone is not null)
+            resolved = resolved with { Description = t.AdjustBackbone(resolved.Description) };
+        log($"backbone: {resolved.Description.Name} — {resolved.Reason}");
+        var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
+        var where = resolved.FilePath;
+
+        var graph = OnnxModelIO.Parse(prepared.OnnxBytes, where);
+        var plan = OnnxBlock.Plan(graph, options.Unfreeze, PreparedBackbone.OutputName, where);
+        var network = OnnxBlock.Import(graph, plan, where);
+        var (frozenBytes, cutShape) = OnnxBlock.FrozenGraph(prepared, plan.CutTensor, where);
+        plan = plan with { CutShape = cutShape };
+        var frozenPart = prepared with { OnnxBytes = frozenBytes, FeatureSize = plan.CutSize };
+        var trainableWeights = network.TrainableParameters.Sum(p => p.Length);
+        log($"fine-tuning: {plan}; {trainableWeights:N0} trainable weights");
+        foreach (var p in network.Parameters.Where(p => !p.Trainable))
+            log($"warning: weight '{p.Name}' is also used below the cut and stays frozen");
+
+        // Cut activations, cached like bottleneck features but keyed by the cut tensor.
+        var all = split.Train.Concat(split.Validation).Concat(split.Test).Select(i => i.Path).Distinct().ToList();
+        FeatureExtractionResult extraction;
+        using (var session = new BackboneSession(frozenPart, t.Extraction.InferenceThreads))
+        using (var cache = t.UseFeatureCache ? OpenCache(t, resolved, frozenPart, plan, log) : null)
+            extraction = FeatureExtractor.Extract(all, session, cache, t.Extraction, cancellation);
+        log(string.Create(CultureInfo.InvariantCulture,
+            $"cut activations: {extraction.Extracted} computed in {extraction.Elapsed.TotalSeconds:F1} s, {extraction.FromCache} from cache, {extraction.Skipped.Count} skipped"));
+
+        List<LabeledImage> Usable(IEnumerable<LabeledImage> images) => images.Where(i => extraction.Features.ContainsKey(i.Path)).ToList();
+        var (train, validation, test) = (Usable(split.Train), Usable(split.Validation), Usable(split.Test));
+        var classes = split.ClassNames;
+        var classIndex = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
+        var missing = classes.Where(c => !train.Any(i => i.Label == c)).ToList();
+        if (missing.Count > 0)
+            throw new MLTransferException($"No usable training images left for class(es) {string.Join(", ", missing)}", dataset.Root,
+                "Add images to those classes or remove them; see the skipped files above");
+        int[] Labels(IReadOnlyList<LabeledImage> images) => images.Select(i => classIndex[i.Label]).ToArray();
+        List<float[]> Cut(IReadOnlyList<LabeledImage> images) => images.Select(i => extraction.Features[i.Path]).ToList();
+
+        // The frozen baseline: the same features the head-only path sees, the same head trainer, the same split.
+        var ml = new MLContext(t.Seed);
+        var frozenFeatures = Features(network, Cut(train), cutShape);
+        var frozenHead = HeadTrainer.Fit(ml, classes, frozenFeatures, Labels(train), t.Head, t.L2Regularization, t.L1Regularization);
+        ClassificationMetrics? Evaluate(ITransformer head, IReadOnlyList<LabeledImage> images, out float[][] scores)
+        {
+            scores = HeadTrainer.Score(ml, head, Features(network, Cut(images), cutShape));
+            return images.Count == 0 ? null : MetricsCalculator.Compute(classes, Labels(images), scores);
+        }
+        var frozenValidation = Evaluate(frozenHead, validation, out _);
+        var frozenTest = Evaluate(frozenHead, test, out _);
+        log(string.Create(CultureInfo.InvariantCulture, $"frozen backbone + {t.Head}: validation {Format(frozenValidation)}, test {Format(frozenTest)}"));
+
+        // Early stopping must not look at the reported held-out set.
+        var (fit, selection, selectionName) = SelectionSplit(dataset, train, validation, heldOutIsValidation: test.Count == 0, options.SelectionFraction, t.Seed);
+        log($"early stopping on {selectionName} ({selection.Count} images); training on {fit.Count} images");
+        var fitCut = Cut(fit);
+        var selectionCut = Cut(selection);
+        var (fitLabels, selectionLabels) = (Labels(fit), Labels(selection));
+
+        var head = new SoftmaxHead(frozenFeatures[0].Length, classes.Count);
+        var warmClock = Stopwatch.StartNew();
+        var epochs = new List<FineTuningEpoch> { WarmUpHead(head, network, fitCut, fitLabels, selectionCut, selectionLabels, cutShape, options) };
+        warmClock.Stop();
+        log(EpochLine(epochs[0]));
+
+        var optimizer = new AdamOptimizer(
+            network.TrainableParameters.Select(p => (p, options.LearningRate * options.BackboneLearningRateFactor))
+                .Concat(head.Parameters.Select(p => (p, options.LearningRate))));
+        var best = (Epoch: 0, epochs[0].SelectionAccuracy, epochs[0].SelectionLoss, Net: network.Snapshot(), Head: head.Snapshot());
+        var rng = new Random(t.Seed);
+        var order = Enumerable.Range(0, fit.Count).ToArray();
+        var tuneClock = Stopwatch.StartNew();
+        var stoppedEarly = false;
+        for (var epoch = 1; epoch <= options.MaxEpochs; epoch++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var clock = Stopwatch.StartNew();
+            rng.Shuffle(order);
+            double lossSum = 0;
+            var correct = 0;
+            for (var start = 0; start < order.Length; start += options.BatchSize)
+            {
+                var idx = order.AsSpan(start, Math.Min(options.BatchSize, order.Length - start)).ToArray();
+                var tape = network.ForwardWithTape(Act.FromImages(idx.Select(i => fitCut[i]).ToList(), cutShape[0], cutShape[1], cutShape[2]));
+                var (loss, right, grad) = head.Run(tape.Output, idx.Select(i => fitLabels[i]).ToList(), options.HeadL2, backward: true);
+                network.Backward(tape, grad!);
+                optimizer.Step();
+                lossSum += loss * idx.Length;
+                correct += right;
+            }
+            var (selLoss, selAcc) = Measure(head, network, selectionCut, selectionLabels, cutShape);
+            var record = new FineTuningEpoch(epoch, lossSum / fit.Count, (double)correct / fit.Count, selLoss, selAcc, clock.Elapsed.TotalSeconds);
+            epochs.Add(record);
+            var improved = selAcc > best.SelectionAccuracy || selAcc == best.SelectionAccuracy && selLoss < best.SelectionLoss;
+            log(EpochLine(record) + (improved ? "  *" : ""));
+            if (improved)
+                best = (epoch, selAcc, selLoss, network.Snapshot(), head.Snapshot());
+            else if (epoch - best.Epoch >= options.Patience)
+            {
+                stoppedEarly = true;
+                break;
+            }
+        }
+        tuneClock.Stop();
+        network.Restore(best.Net);
+        head.Restore(best.Head);
+        log($"kept epoch {best.Epoch}{(stoppedEarly ? " (stopped early)" : "")}");
+
+        // The saved head: the configured ML.NET trainer refitted on the fine-tuned features of all training images.
+        var headClock = Stopwatch.StartNew();
+        var finalHead = HeadTrainer.Fit(ml, classes, Features(network, Cut(train), cutShape), Labels(train), t.Head, t.L2Regularization, t.L1Regularization);
+        headClock.Stop();
+        var validationMetrics = Evaluate(finalHead, validation, out var validationScores);
+        var testMetrics = Evaluate(finalHead, test, out var testScores);
+        log(string.Create(CultureInfo.InvariantCulture, $"fine-tuned backbone + {t.Head}: validation {Format(validationMetrics)}, test {Format(testMetrics)}"));
+
+        var note = $"fine-tuned by MLTransfer: {plan}; best epoch {best.Epoch} of {epochs.Count - 1}; learning rate {options.LearningRate.ToString(CultureInfo.InvariantCulture)} (backbone ×{options.BackboneLearningRateFactor.ToString(CultureInfo.InvariantCulture)})";
+        var tuned = prepared with { OnnxBytes = OnnxBlock.WriteBack(prepared.OnnxBytes, network, note, where) };
+        var tempDir = Directory.CreateTempSubdirectory("mltransfer-finetune-").FullName;
+        var onnxFile = Path.Combine(tempDir, "backbone.onnx");
+        File.WriteAllBytes(onnxFile, tuned.OnnxBytes);
+        var model = ModelPipeline.FitFeaturizer(ml, tuned, onnxFile).Append(finalHead);
+
+        var (heldOut, heldOutScores) = test.Count > 0 ? (test, testScores) : (validation, validationScores);
+        var counts = classes.Select(c => new ClassSplitCounts(c, train.Count(i => i.Label == c), validation.Count(i => i.Label == c), test.Count(i => i.Label == c))).ToList();
+        var reason = $"{resolved.Reason}; fine-tuned ({plan})";
+        var report = new TrainingReport
+        {
+            ClassNames = classes,
+            Counts = counts,
+            GivenSplit = split.IsGivenSplit,
+            ValidationIsHeldOut = test.Count == 0,
+            Skipped = dataset.Skipped.Concat(extraction.Skipped).ToList(),
+            Duplicates = split.Duplicates,
+            Warnings = dataset.Warnings.Concat(split.Warnings).ToList(),
+            Backbone = resolved.Description.Name,
+            BackboneReason = reason,
+            Validation = validationMetrics,
+            Test = testMetrics,
+            HeldOut = heldOut.Select((image, i) => Outcome(image, heldOutScores![i], classes, classIndex)).ToList(),
+            ImagesExtracted = extraction.Extracted,
+            ImagesFromCache = extraction.FromCache,
+            ExtractionImagesPerSecond = extraction.ExtractedPerSecond,
+            ExtractionTime = extraction.Elapsed,
+            HeadTrainingTime = headClock.Elapsed,
+            TotalTime = total.Elapsed,
+        };
+        var metadata = new ModelMetadata
+        {
+            ClassNames = classes,
+            Backbone = prepared.Description,
+            BackboneSha256 = resolved.Sha256,
+            BackboneReason = reason,
+            FeatureSize = prepared.FeatureSize,
+            Head = $"{t.Head} on a fine-tuned backbone ({plan.ConvLayers} conv layers above '{plan.CutTensor}' retrained)",
+            Seed = t.Seed,
+            DataSource = Path.GetFullPath(dataPath),
+            DatasetCounts = new Dictionary<string, IReadOnlyDictionary<string, int>>
+            {
+                ["train"] = counts.ToDictionary(c => c.Label, c => c.Train),
+                ["validation"] = counts.ToDictionary(c => c.Label, c => c.Validation),
+                ["test"] = counts.ToDictionary(c => c.Label, c => c.Test),
+            },
+            SkippedFiles = report.Skipped.Count,
+            Metrics = Headline(validationMetrics, testMetrics),
+        };
+        var fineTuning = new FineTuningReport
+        {
+            Cut = plan,
+            TrainableParameters = trainableWeights,
+            Epochs = epochs,
+            BestEpoch = best.Epoch,
+            StoppedEarly = stoppedEarly,
+            SelectionSet = selectionName,
+            FitImages = fit.Count,
+            SelectionImages = selection.Count,
+            FrozenValidation = frozenValidation,
+            FrozenTest = frozenTest,
+            FineTunedValidation = validationMetrics,
+            FineTunedTest = testMetrics,
+            CutExtractionTime = extraction.Elapsed,
+            HeadWarmupTime = warmClock.Elapsed,
+            FineTuningTime = tuneClock.Elapsed,
+        };
+        return new FineTuningResult(new TrainedModel(ml, model, metadata, report with { TotalTime = total.Elapsed }, tempDir),
+            fineTuning, tuned, frozenPart, network, finalHead, cutShape);
+    }
+
+    /// <summary>Runs cut activations (ONNX order <c>[C,H,W]</c> per image) through the network; one feature vector per image.</summary>
+    internal static List<float[]> Features(TrainableNetwork network, IReadOnlyList<float[]> cut, int[] cutShape)
+    {
+        var result = new List<float[]>(cut.Count);
+        for (var start = 0; start < cut.Count; start += InferenceBatch)
+        {
+            var batch = cut.Skip(start).Take(InferenceBatch).ToList();
+            var output = network.Forward(Act.FromImages(batch, cutShape[0], cutShape[1], cutShape[2]));
+            for (var n = 0; n < batch.Count; n++)
+                result.Add(output.Image(n));
+        }
+        return result;
+    }
+
+    private static FineTuningEpoch WarmUpHead(SoftmaxHead head, TrainableNetwork network, List<float[]> fitCut, int[] fitLabels,
+        List<float[]> selectionCut, int[] selectionLabels, int[] cutShape, FineTuningOptions options)
+    {
+        var clock = Stopwatch.StartNew();
+        var features = Stack(Features(network, fitCut, cutShape));
+        var optimizer = new AdamOptimizer(head.Parameters.Select(p => (p, options.HeadWarmupLearningRate)));
+        for (var step = 0; step < options.HeadWarmupSteps; step++)
+        {
+            head.Run(features, fitLabels, options.HeadL2, backward: true);
+            optimizer.Step();
+        }
+        var (loss, correct, _) = head.Run(features, fitLabels, options.HeadL2, backward: false);
+        var (selLoss, selAcc) = Measure(head, network, selectionCut, selectionLabels, cutShape);
+        return new FineTuningEpoch(0, loss, (double)correct / fitLabels.Length, selLoss, selAcc, clock.Elapsed.TotalSeconds);
+    }
+
+    private static (double Loss, double Accuracy) Measure(SoftmaxHead head, TrainableNetwork network, List<float[]> cut, int[] labels, int[] cutShape)
+    {
+        if (cut.Count == 0)
+            return (double.NaN, double.NaN);
+        var (loss, correct, _) = head.Run(Stack(Features(network, cut, cutShape)), labels, 0, backward: false);
+        return (loss, (double)correct / cut.Count);
+    }
+
+    private static Act Stack(List<float[]> vectors) => Act.FromImages(vectors, vectors[0].Length, 1, 1);
+
+    private static (List<LabeledImage> Fit, List<LabeledImage> Selection, string Name) SelectionSplit(
+        Dataset dataset, List<LabeledImage> train, List<LabeledImage> validation, bool heldOutIsValidation, double fraction, int seed)
+    {
+        if (validation.Count > 0 && !heldOutIsValidation)
+            return (train, validation, "the validation split");
+        // No usable validation split: carve a stratified share of the training images with the project's splitter.
+        var trainOnly = new Dataset
+        {
+            Root = dataset.Root,
+            Layout = DatasetLayout.ClassFolders,
+            ClassNames = dataset.ClassNames.Where(c => train.Any(i => i.Label == c)).ToList(),
+            Images = train.Select(i => new LabeledImage(i.Path, i.Label)).ToList(),
+        };
+        var carved = DatasetSplitter.Split(trainOnly, new SplitOptions(fraction, 0, seed));
+        var selected = carved.Validation.Select(i => i.Path).ToHashSet(StringComparer.Ordinal);
+        return (train.Where(i => !selected.Contains(i.Path)).ToList(), train.Where(i => selected.Contains(i.Path)).ToList(),
+            (fraction * 100).ToString("0.#", CultureInfo.InvariantCulture) + "% of the training images" +
+            (heldOutIsValidation ? " (the validation split is the held-out set)" : " (there is no validation split)"));
+    }
+
+    private static FeatureCache OpenCache(TransferLearningOptions options, ResolvedBackbone resolved, PreparedBackbone frozen, CutPlan plan, Action<string> log)
+    {
+        var d = frozen.Description;
+        var preprocessing = string.Create(CultureInfo.InvariantCulture,
+            $"decoder-v1|{frozen.InputWidth}x{frozen.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|cut:{plan.CutTensor}");
+        var dir = Path.Combine(options.ResolvedWorkspace, "cuts", FeatureCache.KeyFor(resolved.Sha256, preprocessing));
+        var cache = FeatureCache.Open(Path.Combine(dir, "activations.bin"), frozen.FeatureSize);
+        log($"cut-activation cache: {cache.FilePath} ({cache.Count} entries)");
+        return cache;
+    }
+
+    private static void Validate(FineTuningOptions o)
+    {
+        string? problem = null;
+        if (o.MaxEpochs < 0) problem = "MaxEpochs must not be negative";
+        else if (o.BatchSize < 1) problem = "BatchSize must be at least 1";
+        else if (o.Patience < 1) problem = "Patience must be at least 1";
+        else if (!(o.LearningRate > 0) || !float.IsFinite(o.LearningRate)) problem = "LearningRate must be a positive number";
+        else if (!(o.BackboneLearningRateFactor >= 0) || !float.IsFinite(o.BackboneLearningRateFactor)) problem = "BackboneLearningRateFactor must be 0 or more";
+        else if (o.HeadWarmupSteps < 0) problem = "HeadWarmupSteps must not be negative";
+        else if (!(o.SelectionFraction > 0 && o.SelectionFraction < 1)) problem = "SelectionFraction must be between 0 and 1";
+        if (problem is not null)
+            throw new MLTransferException($"Invalid fine-tuning options: {problem}", null, "Fix the option");
+    }
+
+    private static string EpochLine(FineTuningEpoch e) => string.Create(CultureInfo.InvariantCulture,
+        $"epoch {e.Epoch,2}: train loss {e.TrainLoss:F4} acc {e.TrainAccuracy:F3} | early-stopping loss {e.SelectionLoss:F4} acc {e.SelectionAccuracy:F3} | {e.Seconds:F1} s");
+
+    private static string Format(ClassificationMetrics? m) => m is null ? "—" : m.Accuracy.ToString("F4", CultureInfo.InvariantCulture);
+
+    private static ImageOutcome Outcome(LabeledImage image, float[] scores, IReadOnlyList<string> classes, Dictionary<string, int> classIndex)
+    {
+        var best = 0;
+        for (var k = 1; k < scores.Length; k++)
+            if (scores[k] > scores[best])
+                best = k;
+        return new ImageOutcome(image.Path, image.Label, classes[best], scores[best], scores[classIndex[image.Label]]);
+    }
+
+    private static Dictionary<string, IReadOnlyDictionary<string, double>> Headline(ClassificationMetrics? validation, ClassificationMetrics? test)
+    {
+        var result = new Dictionary<string, IReadOnlyDictionary<string, double>>();
+        foreach (var (name, m) in new[] { ("validation", validation), ("test", test) })
+            if (m is not null)
+                result[name] = new Dictionary<string, double> { ["accuracy"] = m.Accuracy, ["macroAccuracy"] = m.MacroAccuracy, ["logLoss"] = m.LogLoss };
+        return result;
+    }
+}
