@@ -17,6 +17,7 @@ public static class ServiceApp
     /// <exception cref="MLTransferException">No model given, a malformed option, or a model that does not load.</exception>
     public static WebApplication Build(string[] args)
     {
+        MallocArenas.Limit();
         var builder = WebApplication.CreateBuilder(args);
         var options = ServiceOptions.From(builder.Configuration);
         // One log line per request would cost more than a prediction's bookkeeping; errors still show.
