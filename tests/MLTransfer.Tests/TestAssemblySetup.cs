@@ -10,5 +10,5 @@ public sealed class TestAssemblySetup
     public void BeforeAnyTest() =>
         // The service tests run the server in this process; cap malloc arenas as the service's own
         // Program does, before the thread pool grows (see MallocArenas).
-        MLTransfer.Service.MallocArenas.Limit();
+        MLTransfer.Inference.Hosting.MallocArenas.Limit();
 }

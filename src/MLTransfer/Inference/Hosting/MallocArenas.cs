@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace MLTransfer.Service;
+namespace MLTransfer.Inference.Hosting;
 
 /// <summary>Caps glibc's number of malloc arenas for this process.</summary>
 /// <remarks>
