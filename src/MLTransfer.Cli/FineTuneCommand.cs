@@ -15,53 +15,28 @@ internal static class FineTuneCommand
     public static Command Create()
     {
         var defaults = new FineTuningOptions();
-        var data = new Option<string>("--data") { Description = "Dataset: a folder with one sub-folder per class (or train/ val/ [test/] folders), or a CSV/TSV manifest (path,label)", Required = true };
-        var output = new Option<string?>("--output", "-o") { Description = "Model zip to write [default: models/<data folder name>-finetuned.zip]" };
         var unfreeze = new Option<int>("--unfreeze") { Description = "Conv layers, counted back from the feature tensor, to retrain (the cut moves down to keep a residual block whole)", DefaultValueFactory = _ => defaults.Unfreeze };
         var epochs = new Option<int>("--epochs") { Description = "Maximum epochs (early stopping on validation keeps the best one)", DefaultValueFactory = _ => defaults.MaxEpochs };
         var patience = new Option<int>("--patience") { Description = "Epochs without improvement before stopping", DefaultValueFactory = _ => defaults.Patience };
         var lr = new Option<float>("--lr") { Description = "Adam learning rate of the head", DefaultValueFactory = _ => defaults.LearningRate };
         var backboneLr = new Option<float>("--backbone-lr-factor") { Description = "Backbone learning rate as a fraction of --lr", DefaultValueFactory = _ => defaults.BackboneLearningRateFactor };
         var batch = new Option<int>("--batch-size") { Description = "Images per training step", DefaultValueFactory = _ => defaults.BatchSize };
-        var seed = new Option<int>("--seed") { Description = "Seed of the split, the shuffling and the trainer", DefaultValueFactory = _ => 42 };
-        var testFraction = new Option<double>("--test-fraction") { Description = "Fraction of each class held out for testing", DefaultValueFactory = _ => 0.15 };
-        var validationFraction = new Option<double>("--validation-fraction") { Description = "Fraction of each class held out for validation", DefaultValueFactory = _ => 0.15 };
-        var workspace = new Option<string?>("--workspace") { Description = "Folder for the activation cache [default: ~/.cache/mltransfer/workspace]" };
-        var noCache = new Option<bool>("--no-cache") { Description = "Neither read nor write cached activations" };
-        var backbone = BackboneOptions.Create();
-        var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };
-        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress output" };
+        var run = new RunOptions("-finetuned", "activation");
 
         var command = new Command("finetune", "Train a classifier and retrain the last layers of the backbone with it (discriminative learning rates, early stopping)")
         {
-            data, output, unfreeze, epochs, patience, lr, backboneLr, batch, seed, testFraction, validationFraction, workspace, noCache, json, quiet,
+            unfreeze, epochs, patience, lr, backboneLr, batch,
         };
-        backbone.AddTo(command);
+        run.AddTo(command);
         command.SetAction(parse =>
         {
-            var asJson = parse.GetValue(json);
-            var silent = parse.GetValue(quiet) || asJson;
+            var asJson = parse.GetValue(run.Json);
             return CommandRunner.Run(asJson, () =>
             {
-                var dataPath = parse.GetValue(data)!;
-                var outputPath = parse.GetValue(output) ?? Path.Combine("models", DefaultModelName(dataPath) + "-finetuned.zip");
-                var progress = new ConsoleProgress(silent);
-                void Log(string line)
-                {
-                    if (!silent)
-                        Console.Error.WriteLine(line);
-                }
-                var transfer = backbone.Apply(parse, new TransferLearningOptions
-                {
-                    Seed = parse.GetValue(seed),
-                    TestFraction = parse.GetValue(testFraction),
-                    ValidationFraction = parse.GetValue(validationFraction),
-                    WorkspacePath = parse.GetValue(workspace),
-                    UseFeatureCache = !parse.GetValue(noCache),
-                    Extraction = new FeatureExtractionOptions { Progress = progress },
-                    Log = Log,
-                });
-                using var result = FineTuner.Run(dataPath, defaults with
+                var outputPath = run.OutputPath(parse);
+                var progress = new ConsoleProgress(run.Silent(parse));
+                var transfer = run.Apply(parse, progress);
+                using var result = FineTuner.Run(parse.GetValue(run.Data)!, defaults with
                 {
                     Transfer = transfer,
                     Unfreeze = parse.GetValue(unfreeze),
@@ -72,9 +47,7 @@ internal static class FineTuneCommand
                     BatchSize = parse.GetValue(batch),
                 });
                 progress.Complete();
-                result.Model.Save(outputPath);
-                var metricsPath = Path.ChangeExtension(outputPath, ".metrics.json");
-                ModelPackage.WriteAtomically(metricsPath, temp => MetricsJson.WriteFile(temp, result.Model.Report));
+                var metricsPath = RunOptions.Save(result.Model, outputPath);
                 if (asJson)
                 {
                     CommandRunner.WriteJson(new { model = Path.GetFullPath(outputPath), metrics = Path.GetFullPath(metricsPath), fineTuning = result.Report, report = result.Model.Report, metadata = result.Model.Metadata });
@@ -114,12 +87,5 @@ internal static class FineTuneCommand
         text.Append(string.Create(inv,
             $"Time: {r.TotalTime.TotalSeconds:F1} s total; cut activations {f.CutExtractionTime.TotalSeconds:F1} s ({r.ImagesExtracted} computed, {r.ImagesFromCache} from cache); head warm-up {f.HeadWarmupTime.TotalSeconds:F1} s; fine-tuning {f.FineTuningTime.TotalSeconds:F1} s"));
         return text.ToString();
-    }
-
-    private static string DefaultModelName(string dataPath)
-    {
-        var full = Path.GetFullPath(dataPath).TrimEnd(Path.DirectorySeparatorChar);
-        var name = File.Exists(full) ? Path.GetFileNameWithoutExtension(full) : Path.GetFileName(full);
-        return string.IsNullOrEmpty(name) ? "model" : name;
     }
 }

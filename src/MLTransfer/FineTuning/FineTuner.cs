@@ -170,7 +170,7 @@ public static class FineTuner
         var model = ModelPipeline.FitFeaturizer(ml, tuned, onnxFile).Append(finalHead);
 
         var (heldOut, heldOutScores) = test.Count > 0 ? (test, testScores) : (validation, validationScores);
-        var counts = classes.Select(c => new ClassSplitCounts(c, train.Count(i => i.Label == c), validation.Count(i => i.Label == c), test.Count(i => i.Label == c))).ToList();
+        var counts = RunSummary.Counts(classes, train, validation, test);
         var reason = $"{resolved.Reason}; fine-tuned ({plan})";
         var report = new TrainingReport
         {
@@ -185,7 +185,7 @@ public static class FineTuner
             BackboneReason = reason,
             Validation = validationMetrics,
             Test = testMetrics,
-            HeldOut = heldOut.Select((image, i) => Outcome(image, heldOutScores![i], classes, classIndex)).ToList(),
+            HeldOut = heldOut.Select((image, i) => RunSummary.Outcome(image, heldOutScores![i], classes, classIndex)).ToList(),
             ImagesExtracted = extraction.Extracted,
             ImagesFromCache = extraction.FromCache,
             ExtractionImagesPerSecond = extraction.ExtractedPerSecond,
@@ -193,25 +193,9 @@ public static class FineTuner
             HeadTrainingTime = headClock.Elapsed,
             TotalTime = total.Elapsed,
         };
-        var metadata = new ModelMetadata
-        {
-            ClassNames = classes,
-            Backbone = prepared.Description,
-            BackboneSha256 = resolved.Sha256,
-            BackboneReason = reason,
-            FeatureSize = prepared.FeatureSize,
-            Head = $"{t.Head} on a fine-tuned backbone ({plan.ConvLayers} conv layers above '{plan.CutTensor}' retrained)",
-            Seed = t.Seed,
-            DataSource = Path.GetFullPath(dataPath),
-            DatasetCounts = new Dictionary<string, IReadOnlyDictionary<string, int>>
-            {
-                ["train"] = counts.ToDictionary(c => c.Label, c => c.Train),
-                ["validation"] = counts.ToDictionary(c => c.Label, c => c.Validation),
-                ["test"] = counts.ToDictionary(c => c.Label, c => c.Test),
-            },
-            SkippedFiles = report.Skipped.Count,
-            Metrics = Headline(validationMetrics, testMetrics),
-        };
+        var metadata = RunSummary.Metadata(classes, prepared, resolved, reason,
+            $"{t.Head} on a fine-tuned backbone ({plan.ConvLayers} conv layers above '{plan.CutTensor}' retrained)", t.Seed, dataPath,
+            counts, report.Skipped.Count, validationMetrics, testMetrics);
         var fineTuning = new FineTuningReport
         {
             Cut = plan,
@@ -323,22 +307,4 @@ public static class FineTuner
         $"epoch {e.Epoch,2}: train loss {e.TrainLoss:F4} acc {e.TrainAccuracy:F3} | early-stopping loss {e.SelectionLoss:F4} acc {e.SelectionAccuracy:F3} | {e.Seconds:F1} s");
 
     private static string Format(ClassificationMetrics? m) => m is null ? "—" : m.Accuracy.ToString("F4", CultureInfo.InvariantCulture);
-
-    private static ImageOutcome Outcome(LabeledImage image, float[] scores, IReadOnlyList<string> classes, Dictionary<string, int> classIndex)
-    {
-        var best = 0;
-        for (var k = 1; k < scores.Length; k++)
-            if (scores[k] > scores[best])
-                best = k;
-        return new ImageOutcome(image.Path, image.Label, classes[best], scores[best], scores[classIndex[image.Label]]);
-    }
-
-    private static Dictionary<string, IReadOnlyDictionary<string, double>> Headline(ClassificationMetrics? validation, ClassificationMetrics? test)
-    {
-        var result = new Dictionary<string, IReadOnlyDictionary<string, double>>();
-        foreach (var (name, m) in new[] { ("validation", validation), ("test", test) })
-            if (m is not null)
-                result[name] = new Dictionary<string, double> { ["accuracy"] = m.Accuracy, ["macroAccuracy"] = m.MacroAccuracy, ["logLoss"] = m.LogLoss };
-        return result;
-    }
 }

@@ -84,7 +84,7 @@ public static class TransferLearner
         var featurizer = ModelPipeline.FitFeaturizer(ml, prepared, onnxFile);
         var model = featurizer.Append(head);
 
-        var counts = CountUsable(split.ClassNames, train, validation, test);
+        var counts = RunSummary.Counts(split.ClassNames, train, validation, test);
         var skipped = dataset.Skipped.Concat(extraction.Skipped).ToList();
         var report = new TrainingReport
         {
@@ -98,7 +98,7 @@ public static class TransferLearner
             Backbone = resolved.Description.Name,
             BackboneReason = resolved.Reason,
             Validation = validationMetrics,
-            HeldOut = heldOut.Select((image, i) => Outcome(image, heldOutScores[i], split.ClassNames, classIndex)).ToList(),
+            HeldOut = heldOut.Select((image, i) => RunSummary.Outcome(image, heldOutScores[i], split.ClassNames, classIndex)).ToList(),
             Test = testMetrics,
             ImagesExtracted = extraction.Extracted,
             ImagesFromCache = extraction.FromCache,
@@ -107,25 +107,8 @@ public static class TransferLearner
             HeadTrainingTime = headClock.Elapsed,
             TotalTime = total.Elapsed,
         };
-        var metadata = new ModelMetadata
-        {
-            ClassNames = split.ClassNames,
-            Backbone = prepared.Description,
-            BackboneSha256 = resolved.Sha256,
-            BackboneReason = resolved.Reason,
-            FeatureSize = prepared.FeatureSize,
-            Head = options.Head.ToString(),
-            Seed = options.Seed,
-            DataSource = Path.GetFullPath(dataPath),
-            DatasetCounts = new Dictionary<string, IReadOnlyDictionary<string, int>>
-            {
-                ["train"] = counts.ToDictionary(c => c.Label, c => c.Train),
-                ["validation"] = counts.ToDictionary(c => c.Label, c => c.Validation),
-                ["test"] = counts.ToDictionary(c => c.Label, c => c.Test),
-            },
-            SkippedFiles = skipped.Count,
-            Metrics = Headline(validationMetrics, testMetrics),
-        };
+        var metadata = RunSummary.Metadata(split.ClassNames, prepared, resolved, resolved.Reason, options.Head.ToString(), options.Seed, dataPath,
+            counts, skipped.Count, validationMetrics, testMetrics);
         return new TrainedModel(ml, model, metadata, report with { TotalTime = total.Elapsed }, tempDir);
     }
 
@@ -138,26 +121,5 @@ public static class TransferLearner
         var cache = FeatureCache.Open(Path.Combine(dir, "features.bin"), prepared.FeatureSize);
         log($"feature cache: {cache.FilePath} ({cache.Count} entries{(cache.DroppedTornRecords > 0 ? $", dropped {cache.DroppedTornRecords} bytes of an interrupted write" : "")})");
         return cache;
-    }
-
-    private static ImageOutcome Outcome(LabeledImage image, float[] scores, IReadOnlyList<string> classes, Dictionary<string, int> classIndex)
-    {
-        var best = 0;
-        for (var k = 1; k < scores.Length; k++)
-            if (scores[k] > scores[best])
-                best = k;
-        return new ImageOutcome(image.Path, image.Label, classes[best], scores[best], scores[classIndex[image.Label]]);
-    }
-
-    private static List<ClassSplitCounts> CountUsable(IReadOnlyList<string> classes, List<LabeledImage> train, List<LabeledImage> validation, List<LabeledImage> test) =>
-        classes.Select(c => new ClassSplitCounts(c, train.Count(i => i.Label == c), validation.Count(i => i.Label == c), test.Count(i => i.Label == c))).ToList();
-
-    private static Dictionary<string, IReadOnlyDictionary<string, double>> Headline(ClassificationMetrics? validation, ClassificationMetrics? test)
-    {
-        var result = new Dictionary<string, IReadOnlyDictionary<string, double>>();
-        foreach (var (name, m) in new[] { ("validation", validation), ("test", test) })
-            if (m is not null)
-                result[name] = new Dictionary<string, double> { ["accuracy"] = m.Accuracy, ["macroAccuracy"] = m.MacroAccuracy, ["logLoss"] = m.LogLoss };
-        return result;
     }
 }

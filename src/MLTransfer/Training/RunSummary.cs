@@ -1,0 +1,60 @@
+using MLTransfer.Backbones;
+using MLTransfer.Backbones.Store;
+using MLTransfer.Data;
+using MLTransfer.Evaluation;
+using MLTransfer.Export;
+using MLTransfer.Reporting;
+
+namespace MLTransfer.Training;
+
+/// <summary>
+/// The parts of a run's report and model metadata that every trainer computes the same way (plain
+/// training and fine-tuning), so both describe their models identically.
+/// </summary>
+internal static class RunSummary
+{
+    /// <summary>What the model said about one held-out image, from its score vector.</summary>
+    public static ImageOutcome Outcome(LabeledImage image, float[] scores, IReadOnlyList<string> classes, IReadOnlyDictionary<string, int> classIndex)
+    {
+        var best = 0;
+        for (var k = 1; k < scores.Length; k++)
+            if (scores[k] > scores[best])
+                best = k;
+        return new ImageOutcome(image.Path, image.Label, classes[best], scores[best], scores[classIndex[image.Label]]);
+    }
+
+    /// <summary>Images per class and split.</summary>
+    public static List<ClassSplitCounts> Counts(IReadOnlyList<string> classes, IReadOnlyList<LabeledImage> train, IReadOnlyList<LabeledImage> validation, IReadOnlyList<LabeledImage> test) =>
+        classes.Select(c => new ClassSplitCounts(c, train.Count(i => i.Label == c), validation.Count(i => i.Label == c), test.Count(i => i.Label == c))).ToList();
+
+    /// <summary>Metadata saved with a model.</summary>
+    public static ModelMetadata Metadata(IReadOnlyList<string> classes, PreparedBackbone backbone, ResolvedBackbone resolved, string reason, string head,
+        int seed, string dataPath, IReadOnlyList<ClassSplitCounts> counts, int skipped, ClassificationMetrics? validation, ClassificationMetrics? test) => new()
+    {
+        ClassNames = classes,
+        Backbone = backbone.Description,
+        BackboneSha256 = resolved.Sha256,
+        BackboneReason = reason,
+        FeatureSize = backbone.FeatureSize,
+        Head = head,
+        Seed = seed,
+        DataSource = Path.GetFullPath(dataPath),
+        DatasetCounts = new Dictionary<string, IReadOnlyDictionary<string, int>>
+        {
+            ["train"] = counts.ToDictionary(c => c.Label, c => c.Train),
+            ["validation"] = counts.ToDictionary(c => c.Label, c => c.Validation),
+            ["test"] = counts.ToDictionary(c => c.Label, c => c.Test),
+        },
+        SkippedFiles = skipped,
+        Metrics = Headline(validation, test),
+    };
+
+    private static Dictionary<string, IReadOnlyDictionary<string, double>> Headline(ClassificationMetrics? validation, ClassificationMetrics? test)
+    {
+        var result = new Dictionary<string, IReadOnlyDictionary<string, double>>();
+        foreach (var (name, m) in new[] { ("validation", validation), ("test", test) })
+            if (m is not null)
+                result[name] = new Dictionary<string, double> { ["accuracy"] = m.Accuracy, ["macroAccuracy"] = m.MacroAccuracy, ["logLoss"] = m.LogLoss };
+        return result;
+    }
+}
