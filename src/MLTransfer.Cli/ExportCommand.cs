@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MLTransfer.Backbones;
 using MLTransfer.Export;
 
 namespace MLTransfer.Cli;
@@ -10,13 +11,17 @@ internal static class ExportCommand
     {
         var model = new Option<string>("--model", "-m") { Description = "Model zip (from 'mltransfer train' or a TransferImageClassification pipeline)", Required = true };
         var onnx = new Option<string>("--onnx") { Description = "ONNX file to write", Required = true };
-        var command = new Command("export", "Write the model as one ONNX file: raw pixels [N,3,H,W] in, softmax probabilities out, class names in metadata") { model, onnx };
-        command.SetAction(parse => CommandRunner.Run(false, () =>
+        var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };
+        var command = new Command("export", "Write the model as one ONNX file: raw pixels [N,3,H,W] in, softmax probabilities out, class names in metadata") { model, onnx, json };
+        command.SetAction(parse => CommandRunner.Run(parse.GetValue(json), () =>
         {
             var bytes = FusedOnnxExporter.Export(parse.GetValue(model)!);
             var target = parse.GetValue(onnx)!;
             ModelPackage.WriteAtomically(target, temp => File.WriteAllBytes(temp, bytes));
-            Console.WriteLine($"wrote {target} ({bytes.Length / 1024.0 / 1024.0:F1} MiB): input '{Backbones.PreparedBackbone.InputName}', output '{FusedOnnxExporter.OutputName}'");
+            if (parse.GetValue(json))
+                CommandRunner.WriteJson(new { onnx = Path.GetFullPath(target), bytes = bytes.Length, input = PreparedBackbone.InputName, output = FusedOnnxExporter.OutputName });
+            else
+                Console.WriteLine($"wrote {target} ({bytes.Length / 1024.0 / 1024.0:F1} MiB): input '{PreparedBackbone.InputName}' (raw 0..255 pixels, NCHW), output '{FusedOnnxExporter.OutputName}'");
             return ExitCodes.Success;
         }));
         return command;

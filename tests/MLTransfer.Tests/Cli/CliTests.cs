@@ -68,6 +68,11 @@ public class CliTests
             Assert.That(predict.StdOut, Does.Contain(bird));
             Assert.That(predict.StdErr, Does.Contain("notes.jpg").And.Contain("not a supported image"));
 
+            var onnx = Path.Combine(dir, "samples.onnx");
+            var export = CliRunner.Run(["export", "--model", zip, "--onnx", onnx, "--json"]);
+            Assert.That(export.ExitCode, Is.EqualTo(0), export.StdErr);
+            Assert.That(new FileInfo(onnx).Length, Is.GreaterThan(1_000_000), "the fused model holds the backbone weights");
+
             var evaluate = CliRunner.Run(["evaluate", "--model", zip, "--data", samples, "--json"]);
             Assert.That(evaluate.ExitCode, Is.EqualTo(0), evaluate.StdErr);
             using var eval = System.Text.Json.JsonDocument.Parse(evaluate.StdOut);
