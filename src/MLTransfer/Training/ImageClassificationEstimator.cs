@@ -190,32 +190,13 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
         string workspace, string backboneSha256, PreparedBackbone prepared, Action<string> log)
     {
         var o = _options;
-        var features = new List<float[]>();
-        var labels = new List<int>();
-        int extracted = 0, fromCache = 0, failed = 0;
-        var sources = rows.Select(r => r.Source).ToList();
-        for (var k = 0; k < augmentation.ViewCount; k++)
-        {
-            var index = k;
-            using var cache = o.ReuseTrainSetBottleneckCachedValues ? ImageClassificationFeatures.OpenCache(workspace, backboneSha256, prepared, augmentation.ViewKey(k)) : null;
-            var r = ImageClassificationFeatures.Extract(sources, session, cache, o.Extraction, CancellationToken.None, hash => augmentation.View(hash, index));
-            for (var i = 0; i < rows.Count; i++)
-            {
-                if (r.Features[i] is { } f)
-                {
-                    features.Add(f);
-                    labels.Add(rows[i].Label);
-                }
-                else
-                {
-                    failed++;
-                }
-            }
-            (extracted, fromCache) = (extracted + r.Extracted, fromCache + r.FromCache);
-        }
+        var r = ImageClassificationFeatures.ExtractViews(rows.Select(r => r.Source).ToList(), augmentation, session,
+            o.ReuseTrainSetBottleneckCachedValues ? k => ImageClassificationFeatures.OpenCache(workspace, backboneSha256, prepared, augmentation.ViewKey(k)) : null,
+            o.Extraction, CancellationToken.None);
+        var failed = rows.Count * augmentation.ViewCount - r.Views.Count;
         log(string.Create(CultureInfo.InvariantCulture,
-            $"augmentation: {augmentation.ViewCount} views × {rows.Count} training images → {features.Count} extra examples ({extracted} extracted, {fromCache} from cache{(failed > 0 ? $", {failed} failed" : "")})"));
-        return (new HeadExamples(features, labels), extracted, fromCache);
+            $"augmentation: {augmentation.ViewCount} views × {rows.Count} training images → {r.Views.Count} extra examples ({r.Extracted} extracted, {r.FromCache} from cache{(failed > 0 ? $", {failed} failed" : "")})"));
+        return (new HeadExamples(r.Views.Select(v => v.Features).ToList(), r.Views.Select(v => rows[v.Source].Label).ToList()), r.Extracted, r.FromCache);
     }
 
     private ITransformer BuildChain(IDataView input, PreparedBackbone prepared, byte[] headOnnx, IReadOnlyList<string> classNames, bool isBytes)

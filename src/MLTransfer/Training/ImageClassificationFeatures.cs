@@ -32,6 +32,30 @@ internal static class ImageClassificationFeatures
         return FeatureCache.Open(System.IO.Path.Combine(dir, "features.bin"), prepared.FeatureSize);
     }
 
+    /// <summary>
+    /// Features of every augmentation view of every source, view by view, each view reading and filling the
+    /// cache <paramref name="openCache"/> gives for its index (null for no caching). Views that fail to decode
+    /// are left out.
+    /// </summary>
+    /// <returns>(source index, features) per view that worked, and extracted/cached counts.</returns>
+    public static (List<(int Source, float[] Features)> Views, int Extracted, int FromCache) ExtractViews(IReadOnlyList<ImageSource> sources, ImageAugmentation augmentation,
+        BackboneSession session, Func<int, FeatureCache>? openCache, FeatureExtractionOptions options, CancellationToken cancellation)
+    {
+        var views = new List<(int, float[])>();
+        int extracted = 0, fromCache = 0;
+        for (var k = 0; k < augmentation.ViewCount; k++)
+        {
+            var index = k;
+            using var cache = openCache?.Invoke(k);
+            var r = Extract(sources, session, cache, options, cancellation, hash => augmentation.View(hash, index));
+            for (var i = 0; i < sources.Count; i++)
+                if (r.Features[i] is { } f)
+                    views.Add((i, f));
+            (extracted, fromCache) = (extracted + r.Extracted, fromCache + r.FromCache);
+        }
+        return (views, extracted, fromCache);
+    }
+
     /// <summary>Features per source (null where the image is unusable), skip reasons, and extracted/cached counts.</summary>
     public static (float[]?[] Features, List<string> Skipped, int Extracted, int FromCache) Extract(
         IReadOnlyList<ImageSource> sources, BackboneSession session, FeatureCache? cache, FeatureExtractionOptions options, CancellationToken cancellation,

@@ -57,6 +57,10 @@ public class AugmentParityExperiment
         ["mlp-l2hi"] = s => Mlp(s) with { L2Candidates = [1e-2f, 3e-2f, 1e-1f] },
         ["mlp-flip-rrc4-slow-l2hi"] = s => Mlp(s) with { Augmentation = new ImageAugmentation { RandomResizedCrops = 4 }, LearningRate = 1e-4f, L2Candidates = [1e-2f, 3e-2f, 1e-1f] },
         ["mlp-flip-rrc8-slow-l2hi"] = s => Mlp(s) with { Augmentation = new ImageAugmentation { RandomResizedCrops = 8 }, LearningRate = 1e-4f, L2Candidates = [1e-2f, 3e-2f, 1e-1f] },
+        // The estimator's own defaults for seed and epoch cap, to see how much the head's initialisation seed moves the result.
+        ["mlp-seed42"] = s => Mlp(s) with { Seed = 42, Epoch = 100 },
+        ["mlp-flip-rrc4-seed42"] = s => Mlp(s) with { Seed = 42, Epoch = 100, Augmentation = new ImageAugmentation { RandomResizedCrops = 4 } },
+        ["mlp-flip-rrc4-slow-l2hi-seed42"] = s => Mlp(s) with { Seed = 42, Augmentation = new ImageAugmentation { RandomResizedCrops = 4 }, LearningRate = 1e-4f, L2Candidates = [1e-2f, 3e-2f, 1e-1f] },
         ["softmax"] = s => Mlp(s) with { HiddenLayers = [], LearningRate = 1e-3f },
         ["softmax-flip-rrc4"] = s => Mlp(s) with { HiddenLayers = [], LearningRate = 1e-3f, Augmentation = new ImageAugmentation { RandomResizedCrops = 4 } },
     };
