@@ -18,6 +18,15 @@ namespace MLTransfer.Tests.Training;
 /// split; the test split is only scored. Explicit: minutes of CPU, and a persistent workspace
 /// (<c>AUGMENT_WS</c>, default /tmp/augment-ws) so features are extracted once.
 /// </summary>
+/// <remarks>
+/// Measured (test accuracy seeds 1/2/3, mean; mean validation accuracy in brackets; MLP = hidden 256,
+/// dropout 0.5, Adam, early stopping on validation loss with patience 20, L2 chosen on validation):
+/// L-BFGS 0.867/0.856/0.878 = 0.867 [0.878]; L-BFGS + flip + 4 crops 0.878 ×3 = 0.878 [0.878];
+/// MLP lr 3e-4, 0.867/0.867/0.878 = 0.870 [0.878]; MLP + flip + 4 crops, lr 3e-4, 0.856/0.922/0.878 = 0.885 [0.870];
+/// MLP + flip + 4 crops, lr 1e-4, L2 in {0.01, 0.03, 0.1} (best validation of the augmented runs)
+/// 0.856/0.889/0.878 = 0.874 [0.889]; the same with head seed 42: 0.867/0.889/0.856 = 0.870 [0.885].
+/// Softmax head 0.867 [0.856], with views 0.881 [0.867]. One test image is 0.011 of a seed's accuracy.
+/// </remarks>
 [Explicit("measurement, minutes of CPU")]
 [NonParallelizable]
 public class AugmentParityExperiment
