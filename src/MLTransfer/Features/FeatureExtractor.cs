@@ -31,8 +31,12 @@ public static class FeatureExtractor
     /// <param name="cache">Bottleneck cache to read and fill, or null.</param>
     /// <param name="options">Batch size, threads, limits and progress.</param>
     /// <param name="cancellation">Stops the run; finished batches stay cached.</param>
+    /// <param name="view">
+    /// Augmentation view per image content hash, or null for the images as they are. The cache is keyed by
+    /// content hash only, so a view needs its own cache (one per view index, see <see cref="ImageAugmentation"/>).
+    /// </param>
     public static FeatureExtractionResult Extract(IReadOnlyList<string> paths, BackboneSession session, FeatureCache? cache = null,
-        FeatureExtractionOptions? options = null, CancellationToken cancellation = default)
+        FeatureExtractionOptions? options = null, CancellationToken cancellation = default, Func<string, ImageView>? view = null)
     {
         options ??= new FeatureExtractionOptions();
         var backbone = session.Backbone;
@@ -113,7 +117,7 @@ public static class FeatureExtractor
             }
             try
             {
-                var image = ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, path);
+                var image = ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, path, view?.Invoke(hash));
                 var pixels = ArrayPool<float>.Shared.Rent(session.InputLength);
                 image.WritePlanes(pixels.AsSpan(0, session.InputLength), bgr);
                 return new Pending(path, hash, pixels);

@@ -18,7 +18,13 @@ public static class ImageDecoder
 {
     /// <summary>Decodes a file into an opaque BGRA image of exactly <paramref name="width"/>×<paramref name="height"/>.</summary>
     /// <exception cref="ImageDecodeException">The file is missing, unreadable, not an image, corrupt or too large.</exception>
-    public static DecodedImage DecodeFile(string path, int width, int height, ResizeMode mode, ImageDecodeOptions? options = null)
+    /// <param name="path">Image file.</param>
+    /// <param name="width">Target width.</param>
+    /// <param name="height">Target height.</param>
+    /// <param name="mode">How the image (or the view's crop) is fitted into the target size.</param>
+    /// <param name="options">Decoding limits.</param>
+    /// <param name="view">Augmentation transform, or null for the image as it is (the prediction path).</param>
+    public static DecodedImage DecodeFile(string path, int width, int height, ResizeMode mode, ImageDecodeOptions? options = null, ImageView? view = null)
     {
         byte[] bytes;
         try
@@ -29,7 +35,7 @@ public static class ImageDecoder
         {
             throw new ImageDecodeException(e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : $"cannot read file: {e.Message}", path, e);
         }
-        return Decode(bytes, width, height, mode, options, path);
+        return Decode(bytes, width, height, mode, options, path, view);
     }
 
     /// <summary>Decodes encoded image bytes (JPEG, PNG, BMP, GIF first frame, WebP) into an opaque BGRA image.</summary>
@@ -39,8 +45,15 @@ public static class ImageDecoder
     /// <param name="mode">How the image is fitted into the target size.</param>
     /// <param name="options">Decoding limits.</param>
     /// <param name="source">Name used in error messages (a path, or null).</param>
-    public static DecodedImage Decode(ReadOnlySpan<byte> encoded, int width, int height, ResizeMode mode, ImageDecodeOptions? options = null, string? source = null)
+    /// <param name="view">
+    /// Augmentation transform, or null for the image as it is. A crop is taken from the upright image and
+    /// fitted by <paramref name="mode"/> as the whole image would be; a flip mirrors the fitted result, so
+    /// its pixels are exactly the mirrored pixels of the same view without the flip.
+    /// </param>
+    public static DecodedImage Decode(ReadOnlySpan<byte> encoded, int width, int height, ResizeMode mode, ImageDecodeOptions? options = null, string? source = null,
+        ImageView? view = null)
     {
+        view?.Crop?.Validate();
         options ??= ImageDecodeOptions.Default;
         if (encoded.Length == 0)
             throw new ImageDecodeException("empty file", source);
@@ -54,12 +67,29 @@ public static class ImageDecoder
             throw new ImageDecodeException(
                 $"image declares {declared.Width}×{declared.Height} pixels, above the limit of {options.MaxPixels:N0} (possible decompression bomb; raise the pixel limit if the file is genuine)", source);
 
-        using var full = DecodeScaled(codec, width, height, mode, source);
+        var crop = view?.Crop;
+        using var full = DecodeScaled(codec, width, height, mode, source, crop);
         using var oriented = Orient(full, codec.EncodedOrigin);
-        return Fit(oriented ?? full, width, height, mode);
+        var upright = oriented ?? full;
+        // The default path (no crop) keeps its original call so its pixels stay bit-identical.
+        var image = crop is { } c
+            ? Fit(upright, width, height, mode, SKRect.Create(c.X * upright.Width, c.Y * upright.Height, c.Width * upright.Width, c.Height * upright.Height))
+            : Fit(upright, width, height, mode);
+        return view?.FlipHorizontal == true ? Mirror(image) : image;
     }
 
-    private static SKBitmap DecodeScaled(SKCodec codec, int width, int height, ResizeMode mode, string? source)
+    private static DecodedImage Mirror(DecodedImage image)
+    {
+        var (w, h) = (image.Width, image.Height);
+        var source = image.Bgra;
+        var result = new byte[source.Length];
+        for (var y = 0; y < h; y++)
+            for (var x = 0; x < w; x++)
+                Buffer.BlockCopy(source, 4 * (y * w + x), result, 4 * (y * w + w - 1 - x), 4);
+        return new DecodedImage(w, h, result);
+    }
+
+    private static SKBitmap DecodeScaled(SKCodec codec, int width, int height, ResizeMode mode, string? source, RelativeRect? crop = null)
     {
         var (w, h) = (codec.Info.Width, codec.Info.Height);
         // JPEG can decode at 1/2, 1/4, 1/8 scale almost for free (like PIL's draft mode). Ask for the
@@ -67,6 +97,13 @@ public static class ImageDecoder
         // high-quality downscale has enough pixels to average and quality is not lost.
         var rotated = codec.EncodedOrigin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
         var (tw, th) = rotated ? (height, width) : (width, height);
+        if (crop is { } c)
+        {
+            // A crop is enlarged to the target, so the whole image must be decoded at the target size divided
+            // by the crop's share of each side (in stored orientation) to keep the same detail.
+            var (fw, fh) = rotated ? (c.Height, c.Width) : (c.Width, c.Height);
+            (tw, th) = ((int)Math.Ceiling(tw / fw), (int)Math.Ceiling(th / fh));
+        }
         var need = mode == ResizeMode.IsoPad
             ? Math.Min(2.0 * tw / w, 2.0 * th / h)
             : Math.Max(2.0 * tw / w, 2.0 * th / h);
@@ -119,10 +156,14 @@ public static class ImageDecoder
         return result;
     }
 
-    private static DecodedImage Fit(SKBitmap source, int width, int height, ResizeMode mode)
+    private static DecodedImage Fit(SKBitmap source, int width, int height, ResizeMode mode) =>
+        Fit(source, width, height, mode, new SKRect(0, 0, source.Width, source.Height));
+
+    /// <summary>Fits <paramref name="region"/> of <paramref name="source"/> into the target size.</summary>
+    private static DecodedImage Fit(SKBitmap source, int width, int height, ResizeMode mode, SKRect region)
     {
-        var (sw, sh) = ((float)source.Width, (float)source.Height);
-        var src = new SKRect(0, 0, sw, sh);
+        var (sw, sh) = (region.Width, region.Height);
+        var src = region;
         var dst = new SKRect(0, 0, width, height);
         switch (mode)
         {
@@ -130,7 +171,7 @@ public static class ImageDecoder
             {
                 var scale = Math.Max(width / sw, height / sh);
                 var (cw, ch) = (width / scale, height / scale);
-                src = SKRect.Create((sw - cw) / 2, (sh - ch) / 2, cw, ch);
+                src = SKRect.Create(region.Left + (sw - cw) / 2, region.Top + (sh - ch) / 2, cw, ch);
                 break;
             }
             case ResizeMode.IsoPad:

@@ -75,10 +75,11 @@ public sealed partial class ImageClassificationEstimator
         return (classNames, rows, skipped, isBytes);
     }
 
-    private static (HeadExamples Train, HeadExamples Validation) StratifiedSplit(HeadExamples all, int classes, float fraction, int seed)
+    /// <summary>Indices into <paramref name="all"/> of the training and validation examples.</summary>
+    private static (List<int> Train, List<int> Validation) StratifiedSplit(HeadExamples all, int classes, float fraction, int seed)
     {
         if (fraction <= 0)
-            return (all, new HeadExamples([], []));
+            return (Enumerable.Range(0, all.Count).ToList(), []);
         var random = new Random(seed);
         var train = new List<int>();
         var validation = new List<int>();
@@ -93,7 +94,7 @@ public sealed partial class ImageClassificationEstimator
         }
         train.Sort();
         validation.Sort();
-        return (all.Subset(train), all.Subset(validation));
+        return (train, validation);
     }
 
     private static float[] BalancedWeights(HeadExamples train, int classes)

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using MLTransfer.Features;
+using MLTransfer.Images;
 using MLTransfer.Training.Heads;
 
 namespace MLTransfer.Training;
@@ -67,6 +68,13 @@ public sealed partial class ImageClassificationEstimator
         public bool BalanceClasses { get; init; }
         /// <summary>Seed of the validation split, initialisation, shuffling and dropout (default 42).</summary>
         public int Seed { get; init; } = 42;
+
+        /// <summary>
+        /// Training-time augmentation (mirror image, random resized crops), or null for none (default). Views are
+        /// made for training examples only, never for the validation set, and each view's features are cached
+        /// like the images' own. Cross-validation (<see cref="Folds"/>) uses the unaugmented features.
+        /// </summary>
+        public ImageAugmentation? Augmentation { get; init; }
 
         /// <summary>Validation data with the same columns as the training data; when null, <see cref="ValidationSetFraction"/> of the training data is held out.</summary>
         public IDataView? ValidationSet { get; init; }

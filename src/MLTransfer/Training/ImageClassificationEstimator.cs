@@ -6,6 +6,7 @@ using MLTransfer.Backbones;
 using MLTransfer.Evaluation;
 using MLTransfer.Export;
 using MLTransfer.Features;
+using MLTransfer.Images;
 using MLTransfer.Training.Heads;
 
 namespace MLTransfer.Training;
@@ -80,11 +81,12 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
                     "Map both with the same MapValueToKey transformer (fit it once, transform both)");
             (validationRows, validationSkipped) = (v.Rows, v.Skipped);
         }
+        o.Augmentation?.Validate();
         float[]?[] trainFeatures, validationFeatures;
         var skipped = trainSkipped.Concat(validationSkipped).ToList();
         int extracted, fromCache;
         var workspace = o.WorkspacePath ?? new TransferLearningOptions().ResolvedWorkspace;
-        using (var session = new BackboneSession(prepared, o.Extraction.InferenceThreads))
+        using var session = new BackboneSession(prepared, o.Extraction.InferenceThreads);
         using (var cache = o.ReuseTrainSetBottleneckCachedValues ? ImageClassificationFeatures.OpenCache(workspace, resolved.Sha256, prepared) : null)
         {
             var sources = train.Concat(validationRows).Select(r => r.Source).ToList();
@@ -96,19 +98,35 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
         }
         log(string.Create(CultureInfo.InvariantCulture, $"features: {extracted} extracted, {fromCache} from cache, {skipped.Count} rows skipped"));
 
-        static HeadExamples Usable(IReadOnlyList<Row> rows, float[]?[] features)
+        static (HeadExamples Examples, List<int> Rows) Usable(IReadOnlyList<Row> rows, float[]?[] features)
         {
             var keep = Enumerable.Range(0, rows.Count).Where(i => features[i] is not null).ToList();
-            return new HeadExamples(keep.Select(i => features[i]!).ToList(), keep.Select(i => rows[i].Label).ToList());
+            return (new HeadExamples(keep.Select(i => features[i]!).ToList(), keep.Select(i => rows[i].Label).ToList()), keep);
         }
-        var all = Usable(train, trainFeatures);
+        var (all, allRows) = Usable(train, trainFeatures);
         HeadExamples trainSet, validationSet;
+        List<int> trainRows;
         if (o.ValidationSet is not null)
-            (trainSet, validationSet) = (all, Usable(validationRows, validationFeatures));
+        {
+            (trainSet, trainRows) = (all, allRows);
+            validationSet = Usable(validationRows, validationFeatures).Examples;
+        }
         else
-            (trainSet, validationSet) = StratifiedSplit(all, classNames.Count, o.ValidationSetFraction, o.Seed);
+        {
+            var (t, v) = StratifiedSplit(all, classNames.Count, o.ValidationSetFraction, o.Seed);
+            (trainSet, validationSet, trainRows) = (all.Subset(t), all.Subset(v), t.Select(i => allRows[i]).ToList());
+        }
         if (trainSet.Count == 0)
             throw new MLTransferException("No usable training images", o.FeatureColumnName, "Check the image column and folder; see the skipped rows in the log");
+        var originalTrainCount = trainSet.Count;
+        if (o.Augmentation is { ViewCount: > 0 } augmentation)
+        {
+            // Only the training rows kept after the split get views: the validation set (given or held out)
+            // must measure the images as prediction will see them.
+            var views = ExtractViews(augmentation, trainRows.Select(i => train[i]).ToList(), session, workspace, resolved.Sha256, prepared, log);
+            trainSet = new HeadExamples(trainSet.Features.Concat(views.Examples.Features).ToList(), trainSet.Labels.Concat(views.Examples.Labels).ToList());
+            (extracted, fromCache) = (extracted + views.Extracted, fromCache + views.FromCache);
+        }
 
         var weights = o.ClassWeights ?? (o.BalanceClasses ? BalancedWeights(trainSet, classNames.Count) : null);
         var headOptions = new HeadTrainingOptions
@@ -159,9 +177,26 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
 
         var headOnnx = OnnxHeadExporter.Build(head.Network, classNames);
         LastHeadOnnx = headOnnx;
-        LastSummary = new ImageClassificationSummary(classNames, resolved.Description.Name, trainSet.Count, validationSet.Count, skipped, head, search,
-            validationMetrics, cv, extracted, fromCache);
+        LastSummary = new ImageClassificationSummary(classNames, resolved.Description.Name, originalTrainCount, validationSet.Count, skipped, head, search,
+            validationMetrics, cv, extracted, fromCache)
+        {
+            AugmentedExamples = trainSet.Count - originalTrainCount,
+        };
         return BuildChain(input, prepared, headOnnx, classNames, isBytes);
+    }
+
+    /// <summary>Features of every augmentation view of <paramref name="rows"/>, each view through its own cache.</summary>
+    private (HeadExamples Examples, int Extracted, int FromCache) ExtractViews(ImageAugmentation augmentation, IReadOnlyList<Row> rows, BackboneSession session,
+        string workspace, string backboneSha256, PreparedBackbone prepared, Action<string> log)
+    {
+        var o = _options;
+        var r = ImageClassificationFeatures.ExtractViews(rows.Select(r => r.Source).ToList(), augmentation, session,
+            o.ReuseTrainSetBottleneckCachedValues ? k => ImageClassificationFeatures.OpenCache(workspace, backboneSha256, prepared, augmentation.ViewKey(k)) : null,
+            o.Extraction, CancellationToken.None);
+        var failed = rows.Count * augmentation.ViewCount - r.Views.Count;
+        log(string.Create(CultureInfo.InvariantCulture,
+            $"augmentation: {augmentation.ViewCount} views × {rows.Count} training images → {r.Views.Count} extra examples ({r.Extracted} extracted, {r.FromCache} from cache{(failed > 0 ? $", {failed} failed" : "")})"));
+        return (new HeadExamples(r.Views.Select(v => v.Features).ToList(), r.Views.Select(v => rows[v.Source].Label).ToList()), r.Extracted, r.FromCache);
     }
 
     private ITransformer BuildChain(IDataView input, PreparedBackbone prepared, byte[] headOnnx, IReadOnlyList<string> classNames, bool isBytes)

@@ -16,19 +16,50 @@ internal static class ImageClassificationFeatures
     /// <summary>An image given as a file path or as encoded bytes.</summary>
     internal sealed record ImageSource(string? Path, byte[]? Bytes, string Name);
 
-    /// <summary>The cache folder for a backbone, the same one <see cref="TransferLearner"/> uses.</summary>
-    public static FeatureCache OpenCache(string workspace, string backboneSha256, PreparedBackbone prepared)
+    /// <summary>
+    /// The cache for a backbone: without <paramref name="viewKey"/> the same one <see cref="TransferLearner"/>
+    /// uses; with it, a separate cache for that augmentation view (<see cref="ImageAugmentation.ViewKey"/>),
+    /// still keyed by content hash.
+    /// </summary>
+    public static FeatureCache OpenCache(string workspace, string backboneSha256, PreparedBackbone prepared, string? viewKey = null)
     {
         var d = prepared.Description;
         var preprocessing = string.Create(CultureInfo.InvariantCulture,
             $"decoder-v1|{prepared.InputWidth}x{prepared.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|{prepared.Feature.FeatureTensor}");
+        if (viewKey is not null)
+            preprocessing += "\n" + viewKey;
         var dir = System.IO.Path.Combine(workspace, "features", FeatureCache.KeyFor(backboneSha256, preprocessing));
         return FeatureCache.Open(System.IO.Path.Combine(dir, "features.bin"), prepared.FeatureSize);
     }
 
+    /// <summary>
+    /// Features of every augmentation view of every source, view by view, each view reading and filling the
+    /// cache <paramref name="openCache"/> gives for its index (null for no caching). Views that fail to decode
+    /// are left out.
+    /// </summary>
+    /// <returns>(source index, features) per view that worked, and extracted/cached counts.</returns>
+    public static (List<(int Source, float[] Features)> Views, int Extracted, int FromCache) ExtractViews(IReadOnlyList<ImageSource> sources, ImageAugmentation augmentation,
+        BackboneSession session, Func<int, FeatureCache>? openCache, FeatureExtractionOptions options, CancellationToken cancellation)
+    {
+        var views = new List<(int, float[])>();
+        int extracted = 0, fromCache = 0;
+        for (var k = 0; k < augmentation.ViewCount; k++)
+        {
+            var index = k;
+            using var cache = openCache?.Invoke(k);
+            var r = Extract(sources, session, cache, options, cancellation, hash => augmentation.View(hash, index));
+            for (var i = 0; i < sources.Count; i++)
+                if (r.Features[i] is { } f)
+                    views.Add((i, f));
+            (extracted, fromCache) = (extracted + r.Extracted, fromCache + r.FromCache);
+        }
+        return (views, extracted, fromCache);
+    }
+
     /// <summary>Features per source (null where the image is unusable), skip reasons, and extracted/cached counts.</summary>
     public static (float[]?[] Features, List<string> Skipped, int Extracted, int FromCache) Extract(
-        IReadOnlyList<ImageSource> sources, BackboneSession session, FeatureCache? cache, FeatureExtractionOptions options, CancellationToken cancellation)
+        IReadOnlyList<ImageSource> sources, BackboneSession session, FeatureCache? cache, FeatureExtractionOptions options, CancellationToken cancellation,
+        Func<string, ImageView>? view = null)
     {
         var result = new float[]?[sources.Count];
         var skipped = new List<string>();
@@ -37,7 +68,7 @@ internal static class ImageClassificationFeatures
         var paths = sources.Where(s => s.Path is not null).Select(s => s.Path!).Distinct().ToList();
         if (paths.Count > 0)
         {
-            var r = FeatureExtractor.Extract(paths, session, cache, options, cancellation);
+            var r = FeatureExtractor.Extract(paths, session, cache, options, cancellation, view);
             extracted += r.Extracted;
             fromCache += r.FromCache;
             skipped.AddRange(r.Skipped.Select(s => $"{s.Path}: {s.Reason}"));
@@ -77,7 +108,7 @@ internal static class ImageClassificationFeatures
             }
             try
             {
-                var image = ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, sources[i].Name);
+                var image = ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, sources[i].Name, view?.Invoke(hash));
                 var pixels = new float[session.InputLength];
                 image.WritePlanes(pixels, backbone.Description.ChannelOrder == ChannelOrder.Bgr);
                 pending.Add((i, hash, pixels));
