@@ -197,24 +197,35 @@ public class TrainedCorpusTests
         var mismatches = 0;
         var errors = new List<Exception>();
         var checkpoints = new List<double>();
+        var managed = new List<double>();
         for (var block = 0; block < 5; block++)
         {
             var (m, e, _) = Hammer(inputs, reference, threads, calls / 5);
             mismatches += m;
             errors.AddRange(e);
+            // Read after a full collection, so garbage that is merely not yet collected does not count.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
             checkpoints.Add(RssMb());
+            managed.Add(GC.GetTotalMemory(forceFullCollection: false) / 1048576.0);
         }
         clock.Stop();
         TestContext.Out.WriteLine("VmRSS after each 2,000 calls: " + string.Join(", ", checkpoints.Select(c => $"{c:F0} MB")));
+        TestContext.Out.WriteLine("managed heap after each 2,000 calls: " + string.Join(", ", managed.Select(c => $"{c:F0} MB")));
         var rssEnd = RssMb();
         TestContext.Out.WriteLine($"{calls} predictions on {threads} threads in {clock.Elapsed.TotalSeconds:F1} s ({calls / clock.Elapsed.TotalSeconds:F0}/s); " +
                                   $"VmRSS {rssBeforePool:F0} MB before the pool grew, {rssStart:F0} MB at start, {rssEnd:F0} MB at end");
 
         Assert.That(errors, Is.Empty, errors.FirstOrDefault()?.ToString());
         Assert.That(mismatches, Is.Zero, "every concurrent result equals the single-threaded one bit for bit");
-        // A leak of one decoded image per call would add over 1.4 GB; the allowance covers GC and allocator
-        // noise on 32 threads (growth seen here: 15–230 MB, not rising steadily).
-        Assert.That(rssEnd - rssStart, Is.LessThan(300), "resident memory growth in MB over the 10,000 calls");
+        // Growth is measured from the first checkpoint: by then the allocator arenas of 32 threads have
+        // filled once (that first rise was 100–400 MB here and does not repeat). A leak of one decoded image
+        // per call would add about 1.2 GB over the remaining 8,000 calls.
+        // Native memory (ONNX Runtime and malloc arenas on 32 threads) swings by up to ±180 MB between
+        // checkpoints without trending; the managed-heap check below is the sharp one.
+        Assert.That(checkpoints[^1] - checkpoints[0], Is.LessThan(300), "resident memory growth in MB over the last 8,000 calls");
+        Assert.That(managed[^1] - managed[0], Is.LessThan(50), "managed heap growth in MB over the last 8,000 calls");
     }
 
     private (int Mismatches, List<Exception> Errors, TimeSpan Elapsed) Hammer(byte[][] inputs, float[][] reference, int threads, int calls)
