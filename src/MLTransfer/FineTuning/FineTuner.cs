@@ -43,15 +43,12 @@ public static class FineTuner
         var total = Stopwatch.StartNew();
 
         var dataset = DatasetLoader.Load(dataPath);
+        // Backbone problems (missing, corrupt, mismatched) are found before any dataset file is read.
+        var (resolved, prepared) = BackbonePreparation.Run(t, log, cancellation);
         var split = DatasetSplitter.Split(dataset, new SplitOptions(t.ValidationFraction, t.TestFraction, t.Seed), ContentHasher.Sha256Of);
         foreach (var warning in dataset.Warnings.Concat(split.Warnings))
             log($"warning: {warning}");
 
-        var resolved = BackboneResolver.Resolve(t.Backbone, t.CatalogPath, t.BackboneDirs, t.AllowDownload, log, cancellation);
-        if (t.AdjustBackbone is not null)
-            resolved = resolved with { Description = t.AdjustBackbone(resolved.Description) };
-        log($"backbone: {resolved.Description.Name} — {resolved.Reason}");
-        var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
         var where = resolved.FilePath;
 
         var graph = OnnxModelIO.Parse(prepared.OnnxBytes, where);

@@ -33,12 +33,7 @@ public static class TransferLearner
             log($"ignored {dataset.IgnoredFileCount} file(s) that are not images (other extensions, hidden files, Thumbs.db, .DS_Store)");
 
         // Backbone problems (missing, corrupt, mismatched) are found before any dataset file is read.
-        var resolved = BackboneResolver.Resolve(options.Backbone, options.CatalogPath, options.BackboneDirs, options.AllowDownload, log, cancellation);
-        if (options.AdjustBackbone is not null)
-            resolved = resolved with { Description = options.AdjustBackbone(resolved.Description) };
-        log($"backbone: {resolved.Description.Name} — {resolved.Reason}");
-        var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
-        log($"features: tensor '{prepared.Feature.FeatureTensor}' ({prepared.FeatureSize}-d), input {prepared.InputWidth}×{prepared.InputHeight} {resolved.Description.ResizeMode}");
+        var (resolved, prepared) = BackbonePreparation.Run(options, log, cancellation);
 
         var split = DatasetSplitter.Split(dataset, new SplitOptions(options.ValidationFraction, options.TestFraction, options.Seed), ContentHasher.Sha256Of);
         foreach (var warning in split.Warnings)
