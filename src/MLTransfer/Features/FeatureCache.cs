@@ -56,6 +56,30 @@ public sealed class FeatureCache : IDisposable
         return Convert.ToHexString(digest, 0, 12).ToLowerInvariant();
     }
 
+    /// <summary>
+    /// Opens the cache for a prepared backbone under <paramref name="workspace"/>: one file per backbone file
+    /// (its SHA-256), per preprocessing (everything that changes the pixels fed to it) and per cached tensor.
+    /// Every trainer opens its cache here, so they share entries and a decoder change is made in one place.
+    /// </summary>
+    /// <param name="workspace">The workspace folder.</param>
+    /// <param name="folder">Sub-folder of the workspace (<c>features</c>, <c>cuts</c>).</param>
+    /// <param name="fileName">Cache file name inside the keyed folder.</param>
+    /// <param name="backboneSha256">SHA-256 of the backbone file.</param>
+    /// <param name="backbone">The prepared graph whose output is cached.</param>
+    /// <param name="tensor">Names the cached tensor (the feature tensor, or a cut).</param>
+    /// <param name="viewKey">An augmentation view, or null for the plain image.</param>
+    public static FeatureCache OpenFor(string workspace, string folder, string fileName, string backboneSha256, Backbones.PreparedBackbone backbone,
+        string tensor, string? viewKey = null)
+    {
+        var d = backbone.Description;
+        // "decoder-v1" names the pixels ImageDecoder makes; bump it whenever they change.
+        var preprocessing = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"decoder-v1|{backbone.InputWidth}x{backbone.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|{tensor}");
+        if (viewKey is not null)
+            preprocessing += "\n" + viewKey;
+        return Open(Path.Combine(workspace, folder, KeyFor(backboneSha256, preprocessing), fileName), backbone.FeatureSize);
+    }
+
     /// <summary>Opens (creating if needed) the cache file at <paramref name="path"/>.</summary>
     /// <exception cref="MLTransferException">Another process is writing the cache, or the file belongs to another feature size.</exception>
     public static FeatureCache Open(string path, int featureSize)

@@ -277,11 +277,7 @@ public static class FineTuner
 
     private static FeatureCache OpenCache(TransferLearningOptions options, ResolvedBackbone resolved, PreparedBackbone frozen, CutPlan plan, Action<string> log)
     {
-        var d = frozen.Description;
-        var preprocessing = string.Create(CultureInfo.InvariantCulture,
-            $"decoder-v1|{frozen.InputWidth}x{frozen.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|cut:{plan.CutTensor}");
-        var dir = Path.Combine(options.ResolvedWorkspace, "cuts", FeatureCache.KeyFor(resolved.Sha256, preprocessing));
-        var cache = FeatureCache.Open(Path.Combine(dir, "activations.bin"), frozen.FeatureSize);
+        var cache = FeatureCache.OpenFor(options.ResolvedWorkspace, "cuts", "activations.bin", resolved.Sha256, frozen, $"cut:{plan.CutTensor}");
         log($"cut-activation cache: {cache.FilePath} ({cache.Count} entries)");
         return cache;
     }

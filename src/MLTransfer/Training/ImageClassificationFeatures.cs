@@ -21,16 +21,8 @@ internal static class ImageClassificationFeatures
     /// uses; with it, a separate cache for that augmentation view (<see cref="ImageAugmentation.ViewKey"/>),
     /// still keyed by content hash.
     /// </summary>
-    public static FeatureCache OpenCache(string workspace, string backboneSha256, PreparedBackbone prepared, string? viewKey = null)
-    {
-        var d = prepared.Description;
-        var preprocessing = string.Create(CultureInfo.InvariantCulture,
-            $"decoder-v1|{prepared.InputWidth}x{prepared.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|{prepared.Feature.FeatureTensor}");
-        if (viewKey is not null)
-            preprocessing += "\n" + viewKey;
-        var dir = System.IO.Path.Combine(workspace, "features", FeatureCache.KeyFor(backboneSha256, preprocessing));
-        return FeatureCache.Open(System.IO.Path.Combine(dir, "features.bin"), prepared.FeatureSize);
-    }
+    public static FeatureCache OpenCache(string workspace, string backboneSha256, PreparedBackbone prepared, string? viewKey = null) =>
+        FeatureCache.OpenFor(workspace, "features", "features.bin", backboneSha256, prepared, prepared.Feature.FeatureTensor, viewKey);
 
     /// <summary>
     /// Features of every augmentation view of every source, view by view, each view reading and filling the

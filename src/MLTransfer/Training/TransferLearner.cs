@@ -109,11 +109,7 @@ public static class TransferLearner
 
     private static FeatureCache OpenCache(TransferLearningOptions options, ResolvedBackbone resolved, PreparedBackbone prepared, Action<string> log)
     {
-        var d = prepared.Description;
-        var preprocessing = string.Create(CultureInfo.InvariantCulture,
-            $"decoder-v1|{prepared.InputWidth}x{prepared.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|{prepared.Feature.FeatureTensor}");
-        var dir = Path.Combine(options.ResolvedWorkspace, "features", FeatureCache.KeyFor(resolved.Sha256, preprocessing));
-        var cache = FeatureCache.Open(Path.Combine(dir, "features.bin"), prepared.FeatureSize);
+        var cache = ImageClassificationFeatures.OpenCache(options.ResolvedWorkspace, resolved.Sha256, prepared);
         log($"feature cache: {cache.FilePath} ({cache.Count} entries{(cache.DroppedTornRecords > 0 ? $", dropped {cache.DroppedTornRecords} bytes of an interrupted write" : "")})");
         return cache;
     }
