@@ -62,14 +62,14 @@ internal static class BenchCommand
             $"Decode+preprocess      {r.Decode.SingleThreadImagesPerSecond,8:F1} images/s (1 thread)   {r.Decode.ParallelImagesPerSecond,8:F1} images/s ({r.Decode.Threads} threads)",
         };
         foreach (var f in r.Forward)
-            lines.Add($"Raw forward batch {f.BatchSize,-4} {f.ImagesPerSecond,8:F1} images/s ({f.MedianMillisecondsPerCall:F1} ms per call)");
+            lines.Add($"Raw forward batch {f.BatchSize,-4} {f.ImagesPerSecond,8:F1} images/s ({f.MedianMillisecondsPerCall:F1} ms per call{(f.Spinning ? "; spinning threads, ORT's default" : "")})");
         var c = r.ColdExtraction;
         lines.Add($"Cold extraction        {c.ImagesPerSecond,8:F1} images/s ({c.Images} images, {c.Seconds:F2} s; {c.RatioToForward:F2} × raw forward at batch {c.BatchSize})");
         var t = r.Training;
         lines.Add($"Train cold             {t.ColdSeconds,8:F2} s ({t.ColdExtracted} extracted; accuracy {t.Accuracy:F3})");
         lines.Add($"Retrain warm cache     {t.WarmSeconds,8:F2} s ({t.WarmExtracted} extracted; head {t.HeadSeconds:F2} s)");
         var p = r.Predict;
-        lines.Add($"Predict (1 image)      p50 {p.P50Milliseconds:F1} ms, p99 {p.P99Milliseconds:F1} ms (decode {p.DecodeP50Milliseconds:F1} + model {p.ModelP50Milliseconds:F1} ms; {p.RatioToForwardBatch1:F2} × raw batch-1 forward)");
+        lines.Add($"Predict (1 image)      p50 {p.P50Milliseconds:F1} ms, p99 {p.P99Milliseconds:F1} ms (decode {p.DecodeP50Milliseconds:F1} + model {p.ModelP50Milliseconds:F1} ms; {p.RatioToForwardBatch1:F2} × fastest raw batch-1 forward)");
         foreach (var s in r.Scaling ?? [])
             lines.Add($"Synthetic ×{s.Copies,-3}         {s.ImagesPerSecond,8:F1} images/s on {s.Images} images, peak RSS {s.PeakRssBytes / 1048576.0:F0} MiB");
         lines.Add($"Peak RSS               {r.PeakRssBytes / 1048576.0,8:F0} MiB");

@@ -15,9 +15,14 @@ public sealed class BackboneSession : IDisposable
     /// <summary>Creates a session for a prepared backbone.</summary>
     /// <param name="backbone">The prepared graph.</param>
     /// <param name="intraOpThreads">Threads for one operator; 0 means one per core.</param>
-    public BackboneSession(PreparedBackbone backbone, int intraOpThreads = 0)
+    /// <param name="allowSpinning">
+    /// Let ONNX Runtime's worker threads spin between operators (its default). Off for extraction, where the
+    /// decoder threads need the cores; on, a single batch-1 call is about 20% faster on an idle machine.
+    /// </param>
+    public BackboneSession(PreparedBackbone backbone, int intraOpThreads = 0, bool allowSpinning = false)
     {
         Backbone = backbone;
+        AllowSpinning = allowSpinning;
         using var options = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -27,9 +32,12 @@ public sealed class BackboneSession : IDisposable
         };
         // Spinning worker threads would steal the cores the image decoders need while a batch is
         // being assembled; blocking costs a few microseconds per operator and frees them.
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", allowSpinning ? "1" : "0");
         _session = new InferenceSession(backbone.OnnxBytes, options);
     }
+
+    /// <summary>Whether ONNX Runtime's worker threads spin between operators.</summary>
+    public bool AllowSpinning { get; }
 
     /// <summary>The backbone this session runs.</summary>
     public PreparedBackbone Backbone { get; }

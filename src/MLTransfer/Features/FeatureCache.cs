@@ -57,6 +57,13 @@ public sealed class FeatureCache : IDisposable
     }
 
     /// <summary>
+    /// Names the pixels <see cref="Images.ImageDecoder"/> makes and is part of every cache key: bump it whenever
+    /// they change (v2: bilinear instead of bicubic resize), or cached features would silently go stale.
+    /// A golden-digest test fails until it is bumped.
+    /// </summary>
+    internal const string DecoderVersion = "decoder-v2";
+
+    /// <summary>
     /// Opens the cache for a prepared backbone under <paramref name="workspace"/>: one file per backbone file
     /// (its SHA-256), per preprocessing (everything that changes the pixels fed to it) and per cached tensor.
     /// Every trainer opens its cache here, so they share entries and a decoder change is made in one place.
@@ -72,9 +79,8 @@ public sealed class FeatureCache : IDisposable
         string tensor, string? viewKey = null)
     {
         var d = backbone.Description;
-        // "decoder-v1" names the pixels ImageDecoder makes; bump it whenever they change.
         var preprocessing = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"decoder-v1|{backbone.InputWidth}x{backbone.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|{tensor}");
+            $"{DecoderVersion}|{backbone.InputWidth}x{backbone.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|{tensor}");
         if (viewKey is not null)
             preprocessing += "\n" + viewKey;
         return Open(Path.Combine(workspace, folder, KeyFor(backboneSha256, preprocessing), fileName), backbone.FeatureSize);

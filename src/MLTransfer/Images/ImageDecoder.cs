@@ -94,7 +94,7 @@ public static class ImageDecoder
         var (w, h) = (codec.Info.Width, codec.Info.Height);
         // JPEG can decode at 1/2, 1/4, 1/8 scale almost for free (like PIL's draft mode). Ask for the
         // smallest scale that still leaves at least twice the target resolution, so the final
-        // high-quality downscale has enough pixels to average and quality is not lost.
+        // downscale (mipmapped bilinear) has enough pixels to average and quality is not lost.
         var rotated = codec.EncodedOrigin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
         var (tw, th) = rotated ? (height, width) : (width, height);
         if (crop is { } c)
@@ -192,7 +192,10 @@ public static class ImageDecoder
             if (mode == ResizeMode.IsoPad)
                 using (var white = new SKPaint { Color = SKColors.White })
                     canvas.DrawRect(dst, white);
-            using var paint = new SKPaint { FilterQuality = SKFilterQuality.High, IsAntialias = false };
+            // Medium (mipmapped bilinear) rather than High (bicubic): on 320×240 flowers photos it takes the
+            // decode from 1.66 to 1.01 ms, a third of a predict call, and accuracy is unchanged (flowers test
+            // mean 0.867 both ways, hymenoptera 0.941 vs 0.935). The draft decode above keeps the ratio small.
+            using var paint = new SKPaint { FilterQuality = SKFilterQuality.Medium, IsAntialias = false };
             canvas.DrawBitmap(source, src, dst, paint);
         }
         return new DecodedImage(width, height, target.GetPixelSpan().ToArray());
