@@ -75,12 +75,16 @@ public sealed class FeatureCache : IDisposable
     /// <param name="backbone">The prepared graph whose output is cached.</param>
     /// <param name="tensor">Names the cached tensor (the feature tensor, or a cut).</param>
     /// <param name="viewKey">An augmentation view, or null for the plain image.</param>
+    /// <param name="pixels">
+    /// Names what decodes the images when it is not <see cref="Images.ImageDecoder"/> (whose pixels are
+    /// <see cref="DecoderVersion"/>), e.g. ML.NET's LoadImages for a chain that decodes with it.
+    /// </param>
     public static FeatureCache OpenFor(string workspace, string folder, string fileName, string backboneSha256, Backbones.PreparedBackbone backbone,
-        string tensor, string? viewKey = null)
+        string tensor, string? viewKey = null, string? pixels = null)
     {
         var d = backbone.Description;
         var preprocessing = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"{DecoderVersion}|{backbone.InputWidth}x{backbone.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|{tensor}");
+            $"{pixels ?? DecoderVersion}|{backbone.InputWidth}x{backbone.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|{tensor}");
         if (viewKey is not null)
             preprocessing += "\n" + viewKey;
         return Open(Path.Combine(workspace, folder, KeyFor(backboneSha256, preprocessing), fileName), backbone.FeatureSize);

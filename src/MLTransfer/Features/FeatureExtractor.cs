@@ -35,8 +35,14 @@ public static class FeatureExtractor
     /// Augmentation view per image content hash, or null for the images as they are. The cache is keyed by
     /// content hash only, so a view needs its own cache (one per view index, see <see cref="ImageAugmentation"/>).
     /// </param>
+    /// <param name="decode">
+    /// Decodes (path, file bytes) to the backbone's input size instead of <see cref="ImageDecoder"/>, for a
+    /// model whose saved chain decodes differently; throws <see cref="ImageDecodeException"/> to skip a file.
+    /// The cache must then be one keyed for those pixels. Not used for augmentation views.
+    /// </param>
     public static FeatureExtractionResult Extract(IReadOnlyList<string> paths, BackboneSession session, FeatureCache? cache = null,
-        FeatureExtractionOptions? options = null, CancellationToken cancellation = default, Func<string, ImageView>? view = null)
+        FeatureExtractionOptions? options = null, CancellationToken cancellation = default, Func<string, ImageView>? view = null,
+        Func<string, byte[], DecodedImage>? decode = null)
     {
         options ??= new FeatureExtractionOptions();
         var backbone = session.Backbone;
@@ -117,7 +123,9 @@ public static class FeatureExtractor
             }
             try
             {
-                var image = ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, path, view?.Invoke(hash));
+                var image = decode is not null && view is null
+                    ? decode(path, bytes)
+                    : ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, path, view?.Invoke(hash));
                 var pixels = ArrayPool<float>.Shared.Rent(session.InputLength);
                 image.WritePlanes(pixels.AsSpan(0, session.InputLength), bgr);
                 return new Pending(path, hash, pixels);

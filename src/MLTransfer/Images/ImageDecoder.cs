@@ -55,17 +55,8 @@ public static class ImageDecoder
     {
         view?.Crop?.Validate();
         options ??= ImageDecodeOptions.Default;
-        if (encoded.Length == 0)
-            throw new ImageDecodeException("empty file", source);
-        using var data = SKData.CreateCopy(encoded);
-        using var codec = SKCodec.Create(data)
-            ?? throw new ImageDecodeException("not a supported image (unrecognised content; expected JPEG, PNG, BMP, GIF or WebP)", source);
-        var declared = codec.Info;
-        if (declared.Width <= 0 || declared.Height <= 0)
-            throw new ImageDecodeException("image declares no pixels", source);
-        if ((long)declared.Width * declared.Height > options.MaxPixels)
-            throw new ImageDecodeException(
-                $"image declares {declared.Width}×{declared.Height} pixels, above the limit of {options.MaxPixels:N0} (possible decompression bomb; raise the pixel limit if the file is genuine)", source);
+        using var codec = OpenCodec(encoded, options, source, out var data);
+        using var _ = data;
 
         var crop = view?.Crop;
         using var full = DecodeScaled(codec, width, height, mode, source, crop);
@@ -78,6 +69,26 @@ public static class ImageDecoder
         return view?.FlipHorizontal == true ? Mirror(image) : image;
     }
 
+    /// <summary>
+    /// Decodes encoded bytes at their own size: EXIF orientation applied, transparency flattened onto white,
+    /// the same checks as <see cref="Decode"/>, but no resizing. For chains where ML.NET's <c>ResizeImages</c>
+    /// does the resizing (a model that takes raw image bytes).
+    /// </summary>
+    /// <exception cref="ImageDecodeException">Not a usable image.</exception>
+    public static DecodedImage DecodeUpright(ReadOnlySpan<byte> encoded, ImageDecodeOptions? options = null, string? source = null)
+    {
+        options ??= ImageDecodeOptions.Default;
+        using var codec = OpenCodec(encoded, options, source, out var data);
+        using (data)
+        {
+            using var full = DecodeScaled(codec, codec.Info.Width, codec.Info.Height, ResizeMode.Fill, source);
+            using var oriented = Orient(full, codec.EncodedOrigin);
+            var upright = oriented ?? full;
+            // Drawn at its own size the bitmap is copied pixel for pixel; the draw only flattens alpha.
+            return Fit(upright, upright.Width, upright.Height, ResizeMode.Fill);
+        }
+    }
+
     private static DecodedImage Mirror(DecodedImage image)
     {
         var (w, h) = (image.Width, image.Height);
@@ -87,6 +98,32 @@ public static class ImageDecoder
             for (var x = 0; x < w; x++)
                 Buffer.BlockCopy(source, 4 * (y * w + x), result, 4 * (y * w + w - 1 - x), 4);
         return new DecodedImage(w, h, result);
+    }
+
+    /// <summary>Opens a codec over a copy of the bytes after checking they are an image of allowed size.</summary>
+    private static SKCodec OpenCodec(ReadOnlySpan<byte> encoded, ImageDecodeOptions options, string? source, out SKData data)
+    {
+        if (encoded.Length == 0)
+            throw new ImageDecodeException("empty file", source);
+        data = SKData.CreateCopy(encoded);
+        var codec = SKCodec.Create(data);
+        if (codec is null)
+        {
+            data.Dispose();
+            throw new ImageDecodeException("not a supported image (unrecognised content; expected JPEG, PNG, BMP, GIF or WebP)", source);
+        }
+        var declared = codec.Info;
+        string? problem = declared.Width <= 0 || declared.Height <= 0 ? "image declares no pixels"
+            : (long)declared.Width * declared.Height > options.MaxPixels
+                ? $"image declares {declared.Width}×{declared.Height} pixels, above the limit of {options.MaxPixels:N0} (possible decompression bomb; raise the pixel limit if the file is genuine)"
+                : null;
+        if (problem is not null)
+        {
+            codec.Dispose();
+            data.Dispose();
+            throw new ImageDecodeException(problem, source);
+        }
+        return codec;
     }
 
     private static SKBitmap DecodeScaled(SKCodec codec, int width, int height, ResizeMode mode, string? source, RelativeRect? crop = null)

@@ -19,10 +19,7 @@ public sealed partial class ImageClassificationEstimator
         var imageCol = data.Schema.GetColumnOrNull(o.FeatureColumnName)
             ?? throw new MLTransferException($"The {what} has no image column '{o.FeatureColumnName}'", o.FeatureColumnName, "Set FeatureColumnName to the image path or bytes column");
         var isBytes = imageCol.Type is VectorDataViewType { ItemType: var item } && item == NumberDataViewType.Byte;
-        if (isBytes)
-            throw new MLTransferException($"Image column '{o.FeatureColumnName}' holds raw bytes; ML.NET has no stock transform that decodes bytes, so the fitted model could not be saved as stock transforms",
-                o.FeatureColumnName, "Pass the image path column instead (drop LoadRawImageBytes and set ImageFolder); features are cached by file content either way");
-        if (imageCol.Type is not TextDataViewType)
+        if (!isBytes && imageCol.Type is not TextDataViewType)
             throw new MLTransferException($"Image column '{o.FeatureColumnName}' is {imageCol.Type}; expected a path (text) or raw bytes", o.FeatureColumnName,
                 "Pass image paths, or load bytes with mlContext.Transforms.LoadRawImageBytes");
 

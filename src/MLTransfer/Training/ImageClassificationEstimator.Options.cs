@@ -16,8 +16,9 @@ public sealed partial class ImageClassificationEstimator
         /// <summary>Key-typed label column (default <c>Label</c>).</summary>
         public string LabelColumnName { get; init; } = "Label";
         /// <summary>
-        /// Image column (default <c>Image</c>): text, a file path relative to <see cref="ImageFolder"/>.
-        /// Raw bytes (<c>LoadRawImageBytes</c>) are refused: ML.NET has no stock transform that decodes them, so such a model could not be saved portably.
+        /// Image column (default <c>Image</c>): text, a file path relative to <see cref="ImageFolder"/>, or raw
+        /// encoded bytes from <c>LoadRawImageBytes</c>. A bytes model decodes with <see cref="ImageBytesDecoding"/>
+        /// (ML.NET has no transform for it), so apps register MLTransfer's assembly before loading it.
         /// </summary>
         public string FeatureColumnName { get; init; } = "Image";
         /// <summary>Folder that relative paths in a text image column are resolved against; null for paths as given.</summary>

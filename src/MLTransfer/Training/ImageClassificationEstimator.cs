@@ -17,15 +17,18 @@ namespace MLTransfer.Training;
 /// Created by <see cref="ImageClassificationCatalog.TransferImageClassification(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ImageClassificationEstimator.Options)"/>.
 /// </summary>
 /// <remarks>
-/// <see cref="Fit"/> returns a chain of stock ML.NET transforms only (LoadImages → ResizeImages →
-/// ExtractPixels → ApplyOnnxModel(backbone) → ApplyOnnxModel(head) → key mapping), so the saved zip loads
-/// with plain <c>mlContext.Model.Load</c> in any app, with no custom type registration. Output columns:
-/// <c>Score</c> (class probabilities in label key order) and <c>PredictedLabel</c> (key with the label's
-/// key values; a one-element key vector, because ML.NET's ONNX transform always outputs vectors).
+/// <see cref="Fit"/> returns a chain of stock ML.NET transforms (LoadImages → ResizeImages → ExtractPixels →
+/// ApplyOnnxModel(backbone) → ApplyOnnxModel(head) → key mapping), so a path model's zip loads with plain
+/// <c>mlContext.Model.Load</c> in any app, with no custom type registration. For a raw-bytes column the
+/// first step is <see cref="ImageBytesDecoding"/> instead (ML.NET cannot decode bytes). Training decodes
+/// images through that same first step and ResizeImages, so its features equal the saved model's.
+/// Output columns: <c>Score</c> (class probabilities in label key order) and <c>PredictedLabel</c> (key
+/// with the label's key values; a one-element key vector, because ML.NET's ONNX transform always outputs
+/// vectors).
 /// </remarks>
 public sealed partial class ImageClassificationEstimator : IEstimator<ITransformer>
 {
-    private const string TempImage = "mltransfer_image";
+    private const string TempImage = ImageBytesDecoding.OutputColumn;
     private const string TempPredictedName = "mltransfer_predicted_name";
     private readonly Options _options;
 
@@ -87,10 +90,14 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
         int extracted, fromCache;
         var workspace = o.WorkspacePath ?? new TransferLearningOptions().ResolvedWorkspace;
         using var session = new BackboneSession(prepared, o.Extraction.InferenceThreads);
-        using (var cache = o.ReuseTrainSetBottleneckCachedValues ? ImageClassificationFeatures.OpenCache(workspace, resolved.Sha256, prepared) : null)
+        // Training pixels come from the saved chain's own image steps, so features at training and at
+        // prediction agree exactly whatever ML.NET's decoder and resizer do differently from ours.
+        using var loader = new ChainImageLoader(isBytes, prepared.InputWidth, prepared.InputHeight, prepared.Description.ResizeMode);
+        var pixels = ChainPixelsKey(isBytes);
+        using (var cache = o.ReuseTrainSetBottleneckCachedValues ? ImageClassificationFeatures.OpenCache(workspace, resolved.Sha256, prepared, pixels: pixels) : null)
         {
             var sources = train.Concat(validationRows).Select(r => r.Source).ToList();
-            var r = ImageClassificationFeatures.Extract(sources, session, cache, o.Extraction, CancellationToken.None);
+            var r = ImageClassificationFeatures.Extract(sources, session, cache, o.Extraction, CancellationToken.None, decode: loader.Decode);
             trainFeatures = r.Features[..train.Count];
             validationFeatures = r.Features[train.Count..];
             skipped.AddRange(r.Skipped);
@@ -199,12 +206,25 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
         return (new HeadExamples(r.Views.Select(v => v.Features).ToList(), r.Views.Select(v => rows[v.Source].Label).ToList()), r.Extracted, r.FromCache);
     }
 
+    /// <summary>Names the pixels of the saved chain's image steps in the feature cache key.</summary>
+    private static string ChainPixelsKey(bool isBytes)
+    {
+        var mlnet = typeof(MLImage).Assembly.GetName().Version;
+        return isBytes ? $"chain-bytes|{FeatureCache.DecoderVersion}|{ImageBytesDecoding.ContractName}|resize-mlnet-{mlnet}" : $"chain-path|loadimages-mlnet-{mlnet}";
+    }
+
+    /// <summary>The first step: ML.NET's LoadImages for paths, or the bytes decoder (a CustomMapping) for bytes.</summary>
+    private IEstimator<ITransformer> ImageStep(MLContext ml, bool isBytes) => isBytes
+        ? ml.Transforms.CopyColumns(ImageBytesDecoding.InputColumn, _options.FeatureColumnName)
+            .Append(ml.Transforms.CustomMapping(new ImageBytesDecoding().GetMapping(), ImageBytesDecoding.ContractName))
+        : ml.Transforms.LoadImages(TempImage, _options.ImageFolder, _options.FeatureColumnName);
+
     private ITransformer BuildChain(IDataView input, PreparedBackbone prepared, byte[] headOnnx, IReadOnlyList<string> classNames, bool isBytes)
     {
         var o = _options;
         var ml = new MLContext(o.Seed);
         var d = prepared.Description;
-        var chain = ml.Transforms.LoadImages(TempImage, isBytes ? null : o.ImageFolder, o.FeatureColumnName)
+        var chain = ImageStep(ml, isBytes)
             .Append(ml.Transforms.ResizeImages(TempImage, prepared.InputWidth, prepared.InputHeight, TempImage, ModelPipeline.ToMLNet(d.ResizeMode)))
             .Append(ml.Transforms.ExtractPixels(PreparedBackbone.InputName, TempImage,
                 colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Rgb,
@@ -217,8 +237,8 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
                 classNames.Select((c, i) => new KeyValuePair<long, string>(i, c)), OnnxHeadExporter.PredictedIndexName))
             .Append(ml.Transforms.Conversion.MapValueToKey(o.PredictedLabelColumnName, TempPredictedName,
                 keyData: ml.Data.LoadFromEnumerable(classNames.Select(c => new KeyName { Name = c }))))
-            .Append(ml.Transforms.DropColumns(TempImage, PreparedBackbone.InputName, PreparedBackbone.OutputName,
-                OnnxHeadExporter.ProbabilitiesName, OnnxHeadExporter.PredictedIndexName, TempPredictedName));
+            .Append(ml.Transforms.DropColumns([TempImage, PreparedBackbone.InputName, PreparedBackbone.OutputName,
+                OnnxHeadExporter.ProbabilitiesName, OnnxHeadExporter.PredictedIndexName, TempPredictedName, .. (isBytes ? new[] { ImageBytesDecoding.InputColumn } : [])]));
         // Every step is fixed (nothing is learnt from rows), so fitting only propagates the schema.
         return chain.Fit(input);
     }

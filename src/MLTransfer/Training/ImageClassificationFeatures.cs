@@ -19,10 +19,11 @@ internal static class ImageClassificationFeatures
     /// <summary>
     /// The cache for a backbone: without <paramref name="viewKey"/> the same one <see cref="TransferLearner"/>
     /// uses; with it, a separate cache for that augmentation view (<see cref="ImageAugmentation.ViewKey"/>),
-    /// still keyed by content hash.
+    /// still keyed by content hash. <paramref name="pixels"/> names what decodes the images when it is not
+    /// <see cref="ImageDecoder"/> (see <see cref="FeatureCache.OpenFor"/>).
     /// </summary>
-    public static FeatureCache OpenCache(string workspace, string backboneSha256, PreparedBackbone prepared, string? viewKey = null) =>
-        FeatureCache.OpenFor(workspace, "features", "features.bin", backboneSha256, prepared, prepared.Feature.FeatureTensor, viewKey);
+    public static FeatureCache OpenCache(string workspace, string backboneSha256, PreparedBackbone prepared, string? viewKey = null, string? pixels = null) =>
+        FeatureCache.OpenFor(workspace, "features", "features.bin", backboneSha256, prepared, prepared.Feature.FeatureTensor, viewKey, pixels);
 
     /// <summary>
     /// Features of every augmentation view of every source, view by view, each view reading and filling the
@@ -51,7 +52,7 @@ internal static class ImageClassificationFeatures
     /// <summary>Features per source (null where the image is unusable), skip reasons, and extracted/cached counts.</summary>
     public static (float[]?[] Features, List<string> Skipped, int Extracted, int FromCache) Extract(
         IReadOnlyList<ImageSource> sources, BackboneSession session, FeatureCache? cache, FeatureExtractionOptions options, CancellationToken cancellation,
-        Func<string, ImageView>? view = null)
+        Func<string, ImageView>? view = null, Func<string, byte[], DecodedImage>? decode = null)
     {
         var result = new float[]?[sources.Count];
         var skipped = new List<string>();
@@ -60,7 +61,7 @@ internal static class ImageClassificationFeatures
         var paths = sources.Where(s => s.Path is not null).Select(s => s.Path!).Distinct().ToList();
         if (paths.Count > 0)
         {
-            var r = FeatureExtractor.Extract(paths, session, cache, options, cancellation, view);
+            var r = FeatureExtractor.Extract(paths, session, cache, options, cancellation, view, decode);
             extracted += r.Extracted;
             fromCache += r.FromCache;
             skipped.AddRange(r.Skipped.Select(s => $"{s.Path}: {s.Reason}"));
@@ -100,7 +101,9 @@ internal static class ImageClassificationFeatures
             }
             try
             {
-                var image = ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, sources[i].Name, view?.Invoke(hash));
+                var image = decode is not null && view is null
+                    ? decode(sources[i].Name, bytes)
+                    : ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, sources[i].Name, view?.Invoke(hash));
                 var pixels = new float[session.InputLength];
                 image.WritePlanes(pixels, backbone.Description.ChannelOrder == ChannelOrder.Bgr);
                 pending.Add((i, hash, pixels));

@@ -140,10 +140,12 @@ public class AugmentParityExperiment
                 var options = Configs[name](seed) with { ValidationSet = toKey.Transform(ml.Data.LoadFromEnumerable(val)), Log = lines.Add };
                 var estimator = ml.MulticlassClassification.Trainers.TransferImageClassification(options);
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                estimator.Fit(toKey.Transform(trainData));
+                var model = estimator.Fit(toKey.Transform(trainData));
                 var s = estimator.LastSummary!;
-                var net = s.Head.Network;
-                double Acc(float[][] x, List<ImageRow> rows) => rows.Select((r, i) => s.ClassNames[TensorPrimitives.IndexOfMax(net.Predict(x[i]))] == r.Label ? 1.0 : 0.0).Average();
+                // Scored through the fitted chain, as a user's Evaluate would: the estimator's pixels come
+                // from ML.NET's LoadImages, not from the decoder behind valX/testX.
+                double Acc(float[][] _, List<ImageRow> rows) =>
+                    ml.MulticlassClassification.Evaluate(model.Transform(toKey.Transform(ml.Data.LoadFromEnumerable(rows)))).MicroAccuracy;
                 var best = s.Head.History[s.Head.BestEpoch - 1];
                 var curve = string.Join(" ", s.Head.History.Where(m => m.Epoch % 10 == 0 || m.Epoch == s.Head.BestEpoch)
                     .Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.Epoch}:{m.TrainLoss:F2}/{m.ValidationLoss:F3}/{m.ValidationAccuracy:F3}")));
