@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using MLTransfer.Backbones;
+using MLTransfer.Backbones.Store;
 using MLTransfer.Evaluation;
 using MLTransfer.Export;
 using MLTransfer.Features;
@@ -29,6 +30,7 @@ namespace MLTransfer.Training;
 public sealed partial class ImageClassificationEstimator : IEstimator<ITransformer>
 {
     private const string TempImage = ImageBytesDecoding.OutputColumn;
+    internal const int SupersampleFactor = 2;
     private const string TempPredictedName = "mltransfer_predicted_name";
     private readonly Options _options;
 
@@ -71,7 +73,9 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
         var log = o.Log ?? (_ => { });
         var (classNames, train, trainSkipped, isBytes) = ReadRows(input, o, "training data");
         var resolved = BackboneResolver.Resolve(o.Backbone, o.CatalogPath, o.BackboneDirs, o.AllowDownload, log);
-        var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
+        // The saved chain resizes with ML.NET's nearest-pixel ResizeImages; at twice the size and box-filtered
+        // in the graph, that costs no accuracy (see BackboneGraph.WithSupersampledInput).
+        var prepared = PrepareForChain(resolved);
         log($"backbone: {resolved.Description.Name} — {resolved.Reason}");
 
         IReadOnlyList<Row> validationRows = [];
@@ -205,6 +209,10 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
             $"augmentation: {augmentation.ViewCount} views × {rows.Count} training images → {r.Views.Count} extra examples ({r.Extracted} extracted, {r.FromCache} from cache{(failed > 0 ? $", {failed} failed" : "")})"));
         return (new HeadExamples(r.Views.Select(v => v.Features).ToList(), r.Views.Select(v => rows[v.Source].Label).ToList()), r.Extracted, r.FromCache);
     }
+
+    /// <summary>The backbone graph the saved chain runs: prepared, taking images at <see cref="SupersampleFactor"/> × its size.</summary>
+    internal static PreparedBackbone PrepareForChain(ResolvedBackbone resolved) =>
+        BackboneGraph.WithSupersampledInput(BackboneGraph.Prepare(resolved.FilePath, resolved.Description), SupersampleFactor);
 
     /// <summary>Names the pixels of the saved chain's image steps in the feature cache key.</summary>
     private static string ChainPixelsKey(bool isBytes)

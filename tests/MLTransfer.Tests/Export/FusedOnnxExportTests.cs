@@ -64,11 +64,14 @@ public class FusedOnnxExportTests
         var data = fresh.Data.LoadFromEnumerable(test);
         var zipScores = loaded.Transform(data).GetColumn<float[]>("Score").ToArray();
         // The same stock transforms the zip runs, stopped at the pixels, so both sides see identical input.
+        // The estimator's chain takes images at twice the backbone's 192 and box-filters them in the graph.
+        var size = 192 * ImageClassificationEstimator.SupersampleFactor;
+        Assert.That(parsed.Graph.Input[0].Type.TensorType.Shape.Dim.Skip(2).Select(d => d.DimValue), Is.EqualTo(new long[] { size, size }));
         var pixels = fresh.Transforms.LoadImages("img", ImageClassificationEstimatorTests.Flowers, "ImagePath")
-            .Append(fresh.Transforms.ResizeImages("img", 192, 192, "img", ImageResizingEstimator.ResizingKind.Fill))
+            .Append(fresh.Transforms.ResizeImages("img", size, size, "img", ImageResizingEstimator.ResizingKind.Fill))
             .Append(fresh.Transforms.ExtractPixels("px", "img", interleavePixelColors: false))
             .Fit(data).Transform(data).GetColumn<float[]>("px").ToArray();
-        var onnxScores = RunFused(fused, pixels, 192, 192);
+        var onnxScores = RunFused(fused, pixels, size, size);
         Assert.That(zipScores, Has.Length.EqualTo(20));
         for (var i = 0; i < zipScores.Length; i++)
             Assert.That(onnxScores[i], Is.EqualTo(zipScores[i]).Within(1e-5f), $"image {i}");

@@ -152,7 +152,7 @@ public class ImageClassificationEstimatorTests
         var chainScores = Scores(_ml, model, rows);
 
         var resolved = BackboneResolver.Resolve("mobilenet-v1-0.75-192", null, [Path.Combine(TestPaths.SharedDir, "models")], false, _ => { });
-        var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
+        var prepared = ImageClassificationEstimator.PrepareForChain(resolved);
         using var session = new BackboneSession(prepared);
         using var loader = new ChainImageLoader(bytes, prepared.InputWidth, prepared.InputHeight, prepared.Description.ResizeMode);
         var sources = rows.Select(r => Path.Combine(Flowers, r.ImagePath))
