@@ -53,7 +53,7 @@ public class AugmentationEstimatorTests
     private static List<HashSet<string>> ViewCacheContents(string workspace, IEnumerable<string> candidates)
     {
         var resolved = BackboneResolver.Resolve("mobilenet-v1-0.75-192", null, [Path.Combine(TestPaths.SharedDir, "models")], false, _ => { });
-        var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
+        var prepared = ImageClassificationEstimator.PrepareForChain(resolved);
         var hashes = candidates.Select(Hash).ToList();
         var result = new List<HashSet<string>>();
         for (var k = 0; k < Augmentation.ViewCount; k++)
