@@ -16,7 +16,7 @@ internal static class FineTuneCommand
     {
         var defaults = new FineTuningOptions();
         var unfreeze = new Option<int>("--unfreeze") { Description = "Conv layers, counted back from the feature tensor, to retrain (the cut moves down to keep a residual block whole)", DefaultValueFactory = _ => defaults.Unfreeze };
-        var epochs = new Option<int>("--epochs") { Description = "Maximum epochs (early stopping on validation keeps the best one)", DefaultValueFactory = _ => defaults.MaxEpochs };
+        var epochs = new Option<int>("--epochs") { Description = "Maximum epochs (early stopping keeps the best one: on validation, or by cross-validation on train when validation is the held-out set)", DefaultValueFactory = _ => defaults.MaxEpochs };
         var patience = new Option<int>("--patience") { Description = "Epochs without improvement before stopping", DefaultValueFactory = _ => defaults.Patience };
         var lr = new Option<float>("--lr") { Description = "Adam learning rate of the head", DefaultValueFactory = _ => defaults.LearningRate };
         var backboneLr = new Option<float>("--backbone-lr-factor") { Description = "Backbone learning rate as a fraction of --lr", DefaultValueFactory = _ => defaults.BackboneLearningRateFactor };
