@@ -16,16 +16,17 @@ internal static class FineTuneCommand
     {
         var defaults = new FineTuningOptions();
         var unfreeze = new Option<int>("--unfreeze") { Description = "Conv layers, counted back from the feature tensor, to retrain (the cut moves down to keep a residual block whole)", DefaultValueFactory = _ => defaults.Unfreeze };
-        var epochs = new Option<int>("--epochs") { Description = "Maximum epochs (early stopping on validation keeps the best one)", DefaultValueFactory = _ => defaults.MaxEpochs };
+        var epochs = new Option<int>("--epochs") { Description = "Maximum epochs (early stopping keeps the best one: on validation, or by cross-validation on train when validation is the held-out set)", DefaultValueFactory = _ => defaults.MaxEpochs };
         var patience = new Option<int>("--patience") { Description = "Epochs without improvement before stopping", DefaultValueFactory = _ => defaults.Patience };
         var lr = new Option<float>("--lr") { Description = "Adam learning rate of the head", DefaultValueFactory = _ => defaults.LearningRate };
         var backboneLr = new Option<float>("--backbone-lr-factor") { Description = "Backbone learning rate as a fraction of --lr", DefaultValueFactory = _ => defaults.BackboneLearningRateFactor };
+        var folds = new Option<int>("--selection-folds") { Description = "Without a test split (validation is the held-out set): folds of the cross-validation on the training images that chooses the epoch count (below 2: carve 15% of them instead)", DefaultValueFactory = _ => defaults.SelectionFolds };
         var batch = new Option<int>("--batch-size") { Description = "Images per training step", DefaultValueFactory = _ => defaults.BatchSize };
         var run = new RunOptions("-finetuned", "activation");
 
         var command = new Command("finetune", "Train a classifier and retrain the last layers of the backbone with it (discriminative learning rates, early stopping)")
         {
-            unfreeze, epochs, patience, lr, backboneLr, batch,
+            unfreeze, epochs, patience, lr, backboneLr, batch, folds,
         };
         run.AddTo(command);
         command.SetAction(parse =>
@@ -45,6 +46,7 @@ internal static class FineTuneCommand
                     LearningRate = parse.GetValue(lr),
                     BackboneLearningRateFactor = parse.GetValue(backboneLr),
                     BatchSize = parse.GetValue(batch),
+                    SelectionFolds = parse.GetValue(folds),
                 });
                 progress.Complete();
                 var metricsPath = RunOptions.Save(result.Model, outputPath);
@@ -70,10 +72,14 @@ internal static class FineTuneCommand
         var inv = CultureInfo.InvariantCulture;
         text.AppendLine($"Backbone: {r.Backbone}; {f.Cut}; {f.TrainableParameters.ToString("N0", inv)} weights retrained");
         text.AppendLine(Reports.CountsTable(r));
-        text.AppendLine($"Early stopping on {f.SelectionSet} ({f.SelectionImages} images); trained on {f.FitImages} images");
+        text.AppendLine(f.SelectionFolds >= 2
+            ? $"Early stopping on {f.SelectionSet} ({f.SelectionImages} images, each scored out of fold; curves below are pooled over the folds); the saved backbone is trained on all {f.FitImages} for the chosen number of epochs"
+            : $"Early stopping on {f.SelectionSet} ({f.SelectionImages} images); trained on {f.FitImages} images");
         text.AppendLine("epoch  train loss  train acc  stop loss  stop acc  seconds");
         foreach (var e in f.Epochs)
             text.AppendLine(string.Create(inv, $"{e.Epoch,5}  {e.TrainLoss,10:F4}  {e.TrainAccuracy,9:F3}  {e.SelectionLoss,9:F4}  {e.SelectionAccuracy,8:F3}  {e.Seconds,7:F1}{(e.Epoch == f.BestEpoch ? "  <- kept" : "")}"));
+        if (f.KeptFrozenBackbone)
+            text.AppendLine("No fine-tuning epoch beat the frozen backbone on the early-stopping score: the backbone is saved unchanged, so the model is the frozen-backbone model.");
         text.AppendLine();
         text.AppendLine("                  frozen backbone  fine-tuned");
         if (f.FrozenValidation is not null)

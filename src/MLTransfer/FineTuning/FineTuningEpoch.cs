@@ -7,4 +7,5 @@ namespace MLTransfer.FineTuning;
 /// <param name="SelectionLoss">Mean cross-entropy on the early-stopping set after the epoch.</param>
 /// <param name="SelectionAccuracy">Accuracy on the early-stopping set after the epoch.</param>
 /// <param name="Seconds">Wall time of the epoch.</param>
-public sealed record FineTuningEpoch(int Epoch, double TrainLoss, double TrainAccuracy, double SelectionLoss, double SelectionAccuracy, double Seconds);
+/// <param name="WeightDrift">Root-mean-square distance of the retrained backbone weights from their pretrained values (0 at epoch 0).</param>
+public sealed record FineTuningEpoch(int Epoch, double TrainLoss, double TrainAccuracy, double SelectionLoss, double SelectionAccuracy, double Seconds, double WeightDrift = 0);

@@ -32,7 +32,14 @@ public sealed record FineTuningOptions
     public float HeadL2 { get; init; } = 1e-3f;
     /// <summary>
     /// When the data has no test split, the validation split is the reported held-out set and must not steer
-    /// training, so this share of each class of the training images is set aside for early stopping instead.
+    /// training, so the number of epochs is chosen by this many-fold stratified cross-validation on the
+    /// training images (every image scored once, out of fold), then the backbone is retrained on all of them.
+    /// Default 5. Capped by the smallest class; below 2, <see cref="SelectionFraction"/> is carved instead.
+    /// </summary>
+    public int SelectionFolds { get; init; } = 5;
+    /// <summary>
+    /// When cross-validation is off (<see cref="SelectionFolds"/> below 2, or a class with a single training
+    /// image), this share of each class of the training images is set aside for early stopping instead.
     /// </summary>
     public double SelectionFraction { get; init; } = 0.15;
 }

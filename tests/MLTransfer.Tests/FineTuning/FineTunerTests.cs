@@ -95,25 +95,93 @@ public class FineTunerTests
         }
     }
 
-    [Test]
-    public void GivenSplitWithoutTest_EarlyStoppingUsesPartOfTrain_NotTheReportedValidation()
+    /// <summary>A small copy of hymenoptera: <paramref name="perClass"/> training and 6 validation images per class, no test split.</summary>
+    private static TempDataset SmallHymenoptera(int perClass)
     {
-        using var data = new TempDataset();
+        var data = new TempDataset();
         foreach (var split in new[] { "train", "val" })
         foreach (var label in new[] { "ants", "bees" })
         {
-            var files = Directory.GetFiles(Path.Combine(TempDataset.SharedDatasets, "hymenoptera", split, label)).Order(StringComparer.Ordinal).Take(split == "train" ? 14 : 6);
+            var files = Directory.GetFiles(Path.Combine(TempDataset.SharedDatasets, "hymenoptera", split, label)).Order(StringComparer.Ordinal).Take(split == "train" ? perClass : 6);
             foreach (var f in files)
                 data.CopyShared(Path.GetRelativePath(TempDataset.SharedDatasets, f), $"{split}/{label}/{Path.GetFileName(f)}");
         }
+        return data;
+    }
+
+    [Test]
+    public void GivenSplitWithoutTest_EarlyStoppingCrossValidatesOnTrain_NotOnTheReportedValidation()
+    {
+        using var data = SmallHymenoptera(14);
         using var result = FineTuner.Run(data.Root, new FineTuningOptions { Transfer = Transfer(), MaxEpochs = 1, Unfreeze = 1, HeadWarmupSteps = 50 });
         var r = result.Report;
-        Assert.That(r.SelectionSet, Does.Contain("training images"));
-        Assert.That(r.FitImages + r.SelectionImages, Is.EqualTo(28));
-        Assert.That(r.SelectionImages, Is.GreaterThanOrEqualTo(2), "at least one per class");
+        Assert.That(r.SelectionSet, Does.Contain("5-fold cross-validation on the training images"));
+        Assert.That(r.SelectionFolds, Is.EqualTo(5));
+        Assert.That(r.FitImages, Is.EqualTo(28), "the saved backbone is trained on every training image");
+        Assert.That(r.SelectionImages, Is.EqualTo(28), "every training image is scored once, out of fold");
+        // Pooled over the folds, each early-stopping accuracy is a count out of all 28 training images.
+        foreach (var e in r.Epochs)
+            Assert.That(e.SelectionAccuracy * 28, Is.EqualTo(Math.Round(e.SelectionAccuracy * 28)).Within(1e-9), $"epoch {e.Epoch}");
         Assert.That(result.Model.Report.ValidationIsHeldOut, Is.True);
         Assert.That(r.FineTunedValidation, Is.Not.Null);
         Assert.That(r.FrozenTest, Is.Null);
+    }
+
+    [Test]
+    public void GivenSplitWithoutTest_FoldsOff_CarvesPartOfTrain()
+    {
+        using var data = SmallHymenoptera(14);
+        using var result = FineTuner.Run(data.Root, new FineTuningOptions { Transfer = Transfer(), MaxEpochs = 1, Unfreeze = 1, HeadWarmupSteps = 50, SelectionFolds = 0 });
+        var r = result.Report;
+        Assert.That(r.SelectionSet, Does.Contain("% of the training images"));
+        Assert.That(r.SelectionFolds, Is.EqualTo(0));
+        Assert.That(r.FitImages + r.SelectionImages, Is.EqualTo(28));
+        Assert.That(r.SelectionImages, Is.GreaterThanOrEqualTo(2), "at least one per class");
+    }
+
+    [Test]
+    public void CrossValidatedRun_RetrainsOnAllTrainingImages_ForTheChosenEpochCount()
+    {
+        // Real photos, the default learning rates: the saved backbone moved away from the pretrained weights
+        // exactly when cross-validation chose a joint epoch.
+        using var data = SmallHymenoptera(20);
+        using var result = FineTuner.Run(data.Root, new FineTuningOptions { Transfer = Transfer(), MaxEpochs = 3, Unfreeze = 1, HeadWarmupSteps = 100 });
+        var r = result.Report;
+        Assert.That(r.SelectionFolds, Is.EqualTo(5));
+        Assert.That(r.Epochs.Select(e => e.Epoch).Take(2), Is.EqualTo(new[] { 0, 1 }));
+        Assert.That(r.Epochs.Skip(1).All(e => e.WeightDrift > 0), Is.True, "joint epochs move the backbone");
+        Assert.That(r.KeptFrozenBackbone, Is.EqualTo(r.BestEpoch == 0));
+        TestContext.Out.WriteLine($"cross-validated: best epoch {r.BestEpoch}, pooled curve {string.Join(" ", r.Epochs.Select(e => $"{e.SelectionLoss:F3}/{e.SelectionAccuracy:F3}"))}");
+        Assert.That(ChangedInitializers(result), r.BestEpoch > 0 ? Is.Not.Empty : Is.Empty);
+    }
+
+    [Test]
+    public void WhenNoEpochBeatsTheFrozenBackbone_TheBackboneIsSavedUnchanged_AndTheRunSaysSo()
+    {
+        // A learning rate far too high wrecks the top layers in the first joint epoch, so epoch 0 (the head
+        // alone on the pretrained backbone) must win the cross-validated score: the safety rule.
+        using var data = SmallHymenoptera(14);
+        var lines = new List<string>();
+        var transfer = Transfer() with { Log = lines.Add };
+        using var result = FineTuner.Run(data.Root, new FineTuningOptions
+        {
+            Transfer = transfer, MaxEpochs = 2, Patience = 2, Unfreeze = 1, HeadWarmupSteps = 50,
+            LearningRate = 0.5f, BackboneLearningRateFactor = 1f,
+        });
+        var r = result.Report;
+        Assert.That(r.Epochs.Skip(1).All(e => e.SelectionLoss > r.Epochs[0].SelectionLoss), Is.True, "the wrecked epochs score worse");
+        Assert.That(r.BestEpoch, Is.EqualTo(0));
+        Assert.That(r.KeptFrozenBackbone, Is.True);
+        Assert.That(lines, Has.Some.Contains("the backbone is saved unchanged"));
+        Assert.That(ChangedInitializers(result), Is.Empty);
+        Assert.That(r.FineTunedValidation!.Accuracy, Is.EqualTo(r.FrozenValidation!.Accuracy));
+    }
+
+    private static List<string> ChangedInitializers(FineTuningResult result)
+    {
+        var original = OnnxModelIO.Parse(MLTransfer.Backbones.BackboneGraph.Prepare(TestPaths.SharedModel("mobilenet_v2_1.0_224.onnx"), result.Model.Metadata.Backbone).OnnxBytes);
+        var before = original.Graph.Initializer.ToDictionary(t => t.Name);
+        return OnnxModelIO.Parse(result.Backbone.OnnxBytes).Graph.Initializer.Where(t => !t.Equals(before[t.Name])).Select(t => t.Name).ToList();
     }
 
     [Test]
