@@ -96,7 +96,7 @@ public static class ModelPackage
             using var zip = ZipFile.OpenRead(path);
             var entry = zip.GetEntry(MetadataEntry)
                 ?? throw new MLTransferException("The zip is not an MLTransfer model (it has no MLTransfer/metadata.json)", path,
-                    "Pass a model written by 'mltransfer train'");
+                    "Pass a model written by 'mltransfer train' or 'finetune'; a zip saved from the TransferImageClassification estimator loads with mlContext.Model.Load, or becomes one ONNX file with 'mltransfer export'");
             using var stream = entry.Open();
             using var doc = JsonDocument.Parse(stream);
             var version = doc.RootElement.TryGetProperty("formatVersion", out var v) && v.TryGetInt32(out var n) ? n : 0;
