@@ -56,9 +56,10 @@ public class ServiceLoadTests
             Assert.That(result.Failures, Is.Zero, string.Join("\n", result.FailureSamples));
             Assert.That(result.Requests, Is.EqualTo(2500), "all requests ran before the deadline");
         }
-        // A per-request leak of even a decoded 192×192 image (147 KB) would add >350 MB per half.
+        // A per-request leak of even a decoded 192×192 image (147 KB) would add >350 MB per half. The first
+        // half is not bounded: after the rest of the suite the process starts at up to 1.6 GB and the
+        // allocator regrows by up to 300 MB under the new load (standalone, RSS falls across both halves).
         Assert.That(rssAfter - rssMiddle, Is.LessThan(100L * 1024 * 1024), "memory grows with requests");
-        Assert.That(rssAfter - rssBefore, Is.LessThan(300L * 1024 * 1024), "memory grows with requests");
     }
 
     [Test, CancelAfter(120_000)]
