@@ -123,9 +123,7 @@ public static class FeatureExtractor
             }
             try
             {
-                var image = decode is not null && view is null
-                    ? decode(path, bytes)
-                    : ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, path, view?.Invoke(hash));
+                var image = DecodeForBackbone(backbone, bytes, path, hash, options, view, decode);
                 var pixels = ArrayPool<float>.Shared.Rent(session.InputLength);
                 image.WritePlanes(pixels.AsSpan(0, session.InputLength), bgr);
                 return new Pending(path, hash, pixels);
@@ -205,4 +203,14 @@ public static class FeatureExtractor
             }
         }
     }
+
+    /// <summary>
+    /// One image at the backbone's input size: through <paramref name="decode"/> when given (not for views),
+    /// else through <see cref="ImageDecoder"/> with the view for <paramref name="hash"/>.
+    /// </summary>
+    internal static DecodedImage DecodeForBackbone(PreparedBackbone backbone, byte[] bytes, string name, string hash, FeatureExtractionOptions options,
+        Func<string, ImageView>? view, Func<string, byte[], DecodedImage>? decode) =>
+        decode is not null && view is null
+            ? decode(name, bytes)
+            : ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, name, view?.Invoke(hash));
 }

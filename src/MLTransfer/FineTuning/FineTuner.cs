@@ -129,9 +129,8 @@ public static class FineTuner
         }
 
         var head = new SoftmaxHead(frozenFeatures[0].Length, classes.Count);
+        // The pretrained values: where every lane starts, and the origin of the logged drift.
         var pretrained = network.Snapshot();
-        // The pretrained values: the origin of the logged drift.
-        var anchors = network.TrainableParameters.Select(p => (p, (float[])p.Value.Clone())).ToList();
         var warmClock = Stopwatch.StartNew();
         foreach (var lane in lanes)
         {
@@ -162,7 +161,7 @@ public static class FineTuner
                 var (trainLoss, trainAcc) = TrainEpoch(network, head, lane.Optimizer!, lane.Rng!, lane.Order, lane.FitCut, lane.FitLabels, cutShape, options);
                 var (selLoss, selAcc) = Measure(head, network, lane.SelectionCut, lane.SelectionLabels, cutShape);
                 results.Add(new FineTuningEpoch(epoch, trainLoss, trainAcc, selLoss, selAcc, 0));
-                drift += Drift(anchors) / lanes.Count;
+                drift += Drift(network, pretrained) / lanes.Count;
                 (lane.Net, lane.Head) = (network.Snapshot(), head.Snapshot());
             }
             var record = Pool(epoch, lanes, results, clock.Elapsed.TotalSeconds, drift);
@@ -193,7 +192,7 @@ public static class FineTuner
                 var clock = Stopwatch.StartNew();
                 var (trainLoss, trainAcc) = TrainEpoch(network, head, optimizer, rng, order, allCut, allLabels, cutShape, options);
                 log(string.Create(CultureInfo.InvariantCulture,
-                    $"all training images, epoch {epoch,2} of {best.Epoch}: train loss {trainLoss:F4} acc {trainAcc:F3} | drift {Drift(anchors):E2} | {clock.Elapsed.TotalSeconds:F1} s"));
+                    $"all training images, epoch {epoch,2} of {best.Epoch}: train loss {trainLoss:F4} acc {trainAcc:F3} | drift {Drift(network, pretrained):E2} | {clock.Elapsed.TotalSeconds:F1} s"));
             }
         }
         else
@@ -303,12 +302,16 @@ public static class FineTuner
         return new FineTuningEpoch(0, loss, (double)correct / fitLabels.Length, selLoss, selAcc, clock.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Root-mean-square distance of the trainable backbone weights from their pretrained values.</summary>
-    private static double Drift(List<(Parameter Param, float[] Anchor)> anchors)
+    /// <summary>Root-mean-square distance of the trainable backbone weights from their values in <paramref name="pretrained"/> (a <see cref="TrainableNetwork.Snapshot"/>).</summary>
+    private static double Drift(TrainableNetwork network, float[][] pretrained)
     {
         double sum = 0; long n = 0;
-        foreach (var (p, w0) in anchors)
+        for (var i = 0; i < network.Parameters.Count; i++)
         {
+            var p = network.Parameters[i];
+            if (!p.Trainable)
+                continue;
+            var w0 = pretrained[i];
             for (var j = 0; j < w0.Length; j++)
                 sum += (double)(p.Value[j] - w0[j]) * (p.Value[j] - w0[j]);
             n += w0.Length;

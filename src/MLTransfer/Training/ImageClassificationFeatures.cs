@@ -101,9 +101,7 @@ internal static class ImageClassificationFeatures
             }
             try
             {
-                var image = decode is not null && view is null
-                    ? decode(sources[i].Name, bytes)
-                    : ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, options.Decode, sources[i].Name, view?.Invoke(hash));
+                var image = FeatureExtractor.DecodeForBackbone(backbone, bytes, sources[i].Name, hash, options, view, decode);
                 var pixels = new float[session.InputLength];
                 image.WritePlanes(pixels, backbone.Description.ChannelOrder == ChannelOrder.Bgr);
                 pending.Add((i, hash, pixels));
