@@ -21,13 +21,19 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
     public Option<double> ValidationFraction { get; } = new Option<double>("--validation-fraction") { Description = "Fraction of each class held out for validation", DefaultValueFactory = _ => 0.15 }.Range(0, 1);
     public Option<string?> Workspace { get; } = new("--workspace") { Description = $"Folder for the {workspaceContent} cache [default: ~/.cache/mltransfer/workspace]" };
     public Option<bool> NoCache { get; } = new("--no-cache") { Description = $"Neither read nor write cached {workspaceContent}" };
+    // A day is far beyond any extraction another run could be doing; the cap keeps the value a valid TimeSpan.
+    public Option<double> CacheWait { get; } = new Option<double>("--cache-wait")
+    {
+        Description = "Seconds to wait for another run that is using the same cache in this workspace before giving up",
+        DefaultValueFactory = _ => FeatureCacheOpenOptions.DefaultLockTimeout.TotalSeconds,
+    }.Range(0, 86_400);
     public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON document instead of text" };
     public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "No progress output" };
     public BackboneOptions Backbone { get; } = BackboneOptions.Create();
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Data, Output, Force, Seed, TestFraction, ValidationFraction, Workspace, NoCache, Json, Quiet })
+        foreach (var o in new Option[] { Data, Output, Force, Seed, TestFraction, ValidationFraction, Workspace, NoCache, CacheWait, Json, Quiet })
             command.Options.Add(o);
         Backbone.AddTo(command);
     }
@@ -64,6 +70,7 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
             ValidationFraction = parse.GetValue(ValidationFraction),
             WorkspacePath = parse.GetValue(Workspace),
             UseFeatureCache = !parse.GetValue(NoCache),
+            FeatureCacheLockTimeout = TimeSpan.FromSeconds(parse.GetValue(CacheWait)),
             Extraction = (extraction ?? new FeatureExtractionOptions()) with { Progress = progress },
             Log = line =>
             {

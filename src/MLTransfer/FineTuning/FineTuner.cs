@@ -67,7 +67,7 @@ public static class FineTuner
         var all = split.Train.Concat(split.Validation).Concat(split.Test).Select(i => i.Path).Distinct().ToList();
         FeatureExtractionResult extraction;
         using (var session = new BackboneSession(frozenPart, t.Extraction.InferenceThreads))
-        using (var cache = t.UseFeatureCache ? OpenCache(t, resolved, frozenPart, plan, log) : null)
+        using (var cache = t.UseFeatureCache ? OpenCache(t, resolved, frozenPart, plan, log, cancellation) : null)
             extraction = FeatureExtractor.Extract(all, session, cache, t.Extraction, cancellation);
         log(string.Create(CultureInfo.InvariantCulture,
             $"cut activations: {extraction.Extracted} computed in {extraction.Elapsed.TotalSeconds:F1} s, {extraction.FromCache} from cache, {extraction.Skipped.Count} skipped"));
@@ -416,10 +416,12 @@ public static class FineTuner
             (heldOutIsValidation ? " (the validation split is the held-out set)" : " (there is no validation split)"));
     }
 
-    private static FeatureCache OpenCache(TransferLearningOptions options, ResolvedBackbone resolved, PreparedBackbone frozen, CutPlan plan, Action<string> log)
+    private static FeatureCache OpenCache(TransferLearningOptions options, ResolvedBackbone resolved, PreparedBackbone frozen, CutPlan plan, Action<string> log,
+        CancellationToken cancellation)
     {
-        var cache = FeatureCache.OpenFor(options.ResolvedWorkspace, "cuts", "activations.bin", resolved.Sha256, frozen, $"cut:{plan.CutTensor}");
-        log($"cut-activation cache: {cache.FilePath} ({cache.Count} entries)");
+        var cache = FeatureCache.OpenFor(options.ResolvedWorkspace, "cuts", "activations.bin", resolved.Sha256, frozen, $"cut:{plan.CutTensor}",
+            open: new FeatureCacheOpenOptions { LockTimeout = options.FeatureCacheLockTimeout, Log = log, Cancellation = cancellation });
+        ImageClassificationFeatures.LogOpened(cache, "cut-activation cache", log);
         return cache;
     }
 

@@ -96,6 +96,11 @@ public sealed partial class ImageClassificationEstimator
         public string? WorkspacePath { get; init; }
         /// <summary>Reuse cached features and store new ones (default true).</summary>
         public bool ReuseTrainSetBottleneckCachedValues { get; init; } = true;
+        /// <summary>
+        /// How long to wait when another run is using the same feature cache (same backbone, same workspace)
+        /// before failing with advice; zero fails at once.
+        /// </summary>
+        public TimeSpan FeatureCacheLockTimeout { get; init; } = FeatureCacheOpenOptions.DefaultLockTimeout;
         /// <summary>Batch size, threads and progress of feature extraction.</summary>
         public FeatureExtractionOptions Extraction { get; init; } = new();
     }

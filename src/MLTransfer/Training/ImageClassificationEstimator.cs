@@ -98,7 +98,7 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
         // prediction agree exactly whatever ML.NET's decoder and resizer do differently from ours.
         using var loader = new ChainImageLoader(isBytes, prepared.InputWidth, prepared.InputHeight, prepared.Description.ResizeMode);
         var pixels = ChainPixelsKey(isBytes);
-        using (var cache = o.ReuseTrainSetBottleneckCachedValues ? ImageClassificationFeatures.OpenCache(workspace, resolved.Sha256, prepared, pixels: pixels) : null)
+        using (var cache = o.ReuseTrainSetBottleneckCachedValues ? OpenCache(workspace, resolved.Sha256, prepared, null, pixels, log) : null)
         {
             var sources = train.Concat(validationRows).Select(r => r.Source).ToList();
             var r = ImageClassificationFeatures.Extract(sources, session, cache, o.Extraction, CancellationToken.None, decode: loader.Decode);
@@ -202,12 +202,21 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
     {
         var o = _options;
         var r = ImageClassificationFeatures.ExtractViews(rows.Select(r => r.Source).ToList(), augmentation, session,
-            o.ReuseTrainSetBottleneckCachedValues ? k => ImageClassificationFeatures.OpenCache(workspace, backboneSha256, prepared, augmentation.ViewKey(k)) : null,
+            o.ReuseTrainSetBottleneckCachedValues ? k => OpenCache(workspace, backboneSha256, prepared, augmentation.ViewKey(k), null, log) : null,
             o.Extraction, CancellationToken.None);
         var failed = rows.Count * augmentation.ViewCount - r.Views.Count;
         log(string.Create(CultureInfo.InvariantCulture,
             $"augmentation: {augmentation.ViewCount} views × {rows.Count} training images → {r.Views.Count} extra examples ({r.Extracted} extracted, {r.FromCache} from cache{(failed > 0 ? $", {failed} failed" : "")})"));
         return (new HeadExamples(r.Views.Select(v => v.Features).ToList(), r.Views.Select(v => rows[v.Source].Label).ToList()), r.Extracted, r.FromCache);
+    }
+
+    private FeatureCache OpenCache(string workspace, string backboneSha256, PreparedBackbone prepared, string? viewKey, string? pixels, Action<string> log)
+    {
+        var cache = ImageClassificationFeatures.OpenCache(workspace, backboneSha256, prepared, viewKey, pixels,
+            new FeatureCacheOpenOptions { LockTimeout = _options.FeatureCacheLockTimeout, Log = log });
+        foreach (var notice in cache.OpenNotices)
+            log($"feature cache: {notice}");
+        return cache;
     }
 
     /// <summary>The backbone graph the saved chain runs: prepared, taking images at <see cref="SupersampleFactor"/> × its size.</summary>

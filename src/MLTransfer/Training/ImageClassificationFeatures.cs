@@ -22,8 +22,17 @@ internal static class ImageClassificationFeatures
     /// still keyed by content hash. <paramref name="pixels"/> names what decodes the images when it is not
     /// <see cref="ImageDecoder"/> (see <see cref="FeatureCache.OpenFor"/>).
     /// </summary>
-    public static FeatureCache OpenCache(string workspace, string backboneSha256, PreparedBackbone prepared, string? viewKey = null, string? pixels = null) =>
-        FeatureCache.OpenFor(workspace, "features", "features.bin", backboneSha256, prepared, prepared.Feature.FeatureTensor, viewKey, pixels);
+    public static FeatureCache OpenCache(string workspace, string backboneSha256, PreparedBackbone prepared, string? viewKey = null, string? pixels = null,
+        FeatureCacheOpenOptions? open = null) =>
+        FeatureCache.OpenFor(workspace, "features", "features.bin", backboneSha256, prepared, prepared.Feature.FeatureTensor, viewKey, pixels, open);
+
+    /// <summary>Logs an opened cache as <c>NAME: path (N entries)</c>, then one <c>NAME: ...</c> line per repair the open made.</summary>
+    public static void LogOpened(FeatureCache cache, string name, Action<string> log)
+    {
+        log($"{name}: {cache.FilePath} ({cache.Count} entries)");
+        foreach (var notice in cache.OpenNotices)
+            log($"{name}: {notice}");
+    }
 
     /// <summary>
     /// Features of every augmentation view of every source, view by view, each view reading and filling the

@@ -43,7 +43,7 @@ public static class TransferLearner
         var all = split.Train.Concat(split.Validation).Concat(split.Test).Select(i => i.Path).Distinct().ToList();
         FeatureExtractionResult extraction;
         using (var session = new BackboneSession(prepared, options.Extraction.InferenceThreads))
-        using (var cache = options.UseFeatureCache ? OpenCache(options, resolved, prepared, log) : null)
+        using (var cache = options.UseFeatureCache ? OpenCache(options, resolved, prepared, log, cancellation) : null)
             extraction = FeatureExtractor.Extract(all, session, cache, options.Extraction, cancellation);
         log(string.Create(CultureInfo.InvariantCulture,
             $"extracted {extraction.Extracted} images in {extraction.Elapsed.TotalSeconds:F1} s ({extraction.ExtractedPerSecond:F0} images/s), {extraction.FromCache} from cache, {extraction.Skipped.Count} skipped"));
@@ -111,10 +111,12 @@ public static class TransferLearner
             ? [manifest, resolved.FilePath, .. dataset.Images.Select(i => i.Path)]
             : [dataset.Root, resolved.FilePath];
 
-    private static FeatureCache OpenCache(TransferLearningOptions options, ResolvedBackbone resolved, PreparedBackbone prepared, Action<string> log)
+    private static FeatureCache OpenCache(TransferLearningOptions options, ResolvedBackbone resolved, PreparedBackbone prepared, Action<string> log,
+        CancellationToken cancellation)
     {
-        var cache = ImageClassificationFeatures.OpenCache(options.ResolvedWorkspace, resolved.Sha256, prepared);
-        log($"feature cache: {cache.FilePath} ({cache.Count} entries{(cache.DroppedTornRecords > 0 ? $", dropped {cache.DroppedTornRecords} bytes of an interrupted write" : "")})");
+        var cache = ImageClassificationFeatures.OpenCache(options.ResolvedWorkspace, resolved.Sha256, prepared,
+            open: new FeatureCacheOpenOptions { LockTimeout = options.FeatureCacheLockTimeout, Log = log, Cancellation = cancellation });
+        ImageClassificationFeatures.LogOpened(cache, "feature cache", log);
         return cache;
     }
 }

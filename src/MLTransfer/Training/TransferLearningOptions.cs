@@ -39,6 +39,11 @@ public sealed record TransferLearningOptions
     public string? WorkspacePath { get; init; }
     /// <summary>Whether cached features may be reused and new ones stored (ML.NET Vision's <c>ReuseTrainSetBottleneckCachedValues</c>).</summary>
     public bool UseFeatureCache { get; init; } = true;
+    /// <summary>
+    /// How long to wait when another run is using the feature cache of the same backbone in the same workspace
+    /// (it is held while that run extracts features); after that the run fails with advice. Zero fails at once.
+    /// </summary>
+    public TimeSpan FeatureCacheLockTimeout { get; init; } = FeatureCacheOpenOptions.DefaultLockTimeout;
     /// <summary>Batch size, threads and progress of feature extraction.</summary>
     public FeatureExtractionOptions Extraction { get; init; } = new();
     /// <summary>Receives one line per step of the run (backbone choice, counts, timings).</summary>
@@ -58,6 +63,7 @@ public sealed record TransferLearningOptions
             : ValidationFraction + TestFraction >= 1 ? "ValidationFraction + TestFraction must leave some images for training"
             : L2Regularization is { } l2 && !(float.IsFinite(l2) && l2 >= 0) ? $"L2Regularization must be a number of 0 or more, not {l2}"
             : L1Regularization is { } l1 && !(float.IsFinite(l1) && l1 >= 0) ? $"L1Regularization must be a number of 0 or more, not {l1}"
+            : FeatureCacheLockTimeout < TimeSpan.Zero ? $"FeatureCacheLockTimeout must not be negative, not {FeatureCacheLockTimeout}"
             : Extraction.Problem();
         if (problem is not null)
             throw new MLTransferException($"Invalid options: {problem}", null, "Fix the option (see 'mltransfer train --help' for the ranges)");

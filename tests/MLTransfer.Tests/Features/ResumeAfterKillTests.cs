@@ -67,7 +67,8 @@ public class ResumeAfterKillTests
             // Nothing corrupt: every record verifies, and cached features equal a fresh extraction.
             using var final = FeatureCache.Open(cachePath, 1280);
             Assert.That(final.Count, Is.EqualTo(400));
-            Assert.That(final.DroppedTornRecords, Is.Zero);
+            Assert.That(final.TornTailBytes, Is.Zero);
+            Assert.That(final.CorruptRecordsDropped, Is.Zero);
             var resolved = BackboneResolver.Resolve(backbone, allowDownload: false);
             using var session = new BackboneSession(BackboneGraph.Prepare(resolved.FilePath, resolved.Description));
             var sample = images.Where((_, i) => i % 50 == 0).ToList();

@@ -1,0 +1,58 @@
+using MLTransfer.Tests.Fixtures;
+using MLTransfer.Training;
+using NUnit.Framework;
+
+namespace MLTransfer.Tests.Training;
+
+/// <summary>
+/// Whole training runs (tiny generated images, a tiny random backbone) that must neither lose work nor hide a
+/// problem: a damaged cache is repaired and reported, and what could not be used is said.
+/// </summary>
+[TestFixture]
+public class TransferLearnerIntegrityTests
+{
+    private string _root = "";
+    private string _backbone = "";
+    private string _workspace = "";
+
+    [SetUp]
+    public void SetUp()
+    {
+        _root = Directory.CreateTempSubdirectory("mlt-integrity-").FullName;
+        _backbone = TinyImages.WriteBackbone(Path.Combine(_root, "backbone"));
+        _workspace = Path.Combine(_root, "ws");
+    }
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_root, recursive: true);
+
+    private string TwoClasses(int perClass = 8)
+    {
+        var data = Path.Combine(_root, "data");
+        TinyImages.WriteClass(Path.Combine(data, "red"), "red", 0, perClass);
+        TinyImages.WriteClass(Path.Combine(data, "blue"), "blue", 1, perClass);
+        return data;
+    }
+
+    private (TrainingReport Report, List<string> Log) Train(string data)
+    {
+        var log = new List<string>();
+        using var model = TransferLearner.Train(data, TinyImages.TrainingOptions(_backbone, _workspace, log.Add));
+        return (model.Report, log);
+    }
+
+    [Test]
+    public void DamagedCacheHeader_IsMovedAside_AndTheRunGoesOnAndSaysSo()
+    {
+        var data = TwoClasses();
+        Assert.That(Train(data).Report.ImagesExtracted, Is.EqualTo(16));
+        var cacheFile = Directory.GetFiles(Path.Combine(_workspace, "features"), "features.bin", SearchOption.AllDirectories).Single();
+        File.WriteAllBytes(cacheFile, new byte[new FileInfo(cacheFile).Length]);
+
+        var (report, log) = Train(data);
+
+        Assert.That(report.ImagesExtracted, Is.EqualTo(16), "a fresh cache: everything is extracted again");
+        var aside = Directory.GetFiles(Path.GetDirectoryName(cacheFile)!, "features.bin.corrupt-*").Single();
+        Assert.That(log, Has.One.StartsWith("feature cache: the file does not start with the feature cache signature").And.Contain(aside));
+    }
+}
