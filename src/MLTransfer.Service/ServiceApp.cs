@@ -170,7 +170,7 @@ public static class ServiceApp
 
     private static BadImage? CheckImage(byte[] image) =>
         image.Length == 0 ? new BadImage(400, "Empty image", "The request carried no image bytes.")
-        : ImageFormatSniffer.Detect(image) is null
+        : ImageFormat.Detect(image) is null
             ? new BadImage(415, "Not an image", "The content is not JPEG, PNG, GIF, BMP or WebP (checked by its first bytes).")
             : null;
 

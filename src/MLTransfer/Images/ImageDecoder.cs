@@ -123,17 +123,28 @@ public static class ImageDecoder
         return new DecodedImage(w, h, result);
     }
 
-    /// <summary>Opens a codec over a copy of the bytes after checking they are an image of allowed size.</summary>
+    /// <summary>Opens a codec over a copy of the bytes after checking they are an image of an accepted format and allowed size.</summary>
     private static SKCodec OpenCodec(ReadOnlySpan<byte> encoded, ImageDecodeOptions options, string? source, out SKData data)
     {
         if (encoded.Length == 0)
             throw new ImageDecodeException("empty file", source);
+        // Skia would also decode formats such as WBMP, whose near-empty header random bytes can match.
+        if (ImageFormat.Detect(encoded) is null)
+            throw new ImageDecodeException(ImageFormat.NotAcceptedReason, source);
         data = SKData.CreateCopy(encoded);
         var codec = SKCodec.Create(data);
         if (codec is null)
         {
             data.Dispose();
-            throw new ImageDecodeException("not a supported image (unrecognised content; expected JPEG, PNG, BMP, GIF or WebP)", source);
+            throw new ImageDecodeException(ImageFormat.NotAcceptedReason, source);
+        }
+        // Belt and braces: the codec Skia chose must be one of the accepted formats too.
+        if (codec.EncodedFormat is not (SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Png or SKEncodedImageFormat.Bmp
+            or SKEncodedImageFormat.Gif or SKEncodedImageFormat.Webp))
+        {
+            codec.Dispose();
+            data.Dispose();
+            throw new ImageDecodeException(ImageFormat.NotAcceptedReason, source);
         }
         var declared = codec.Info;
         string? problem = declared.Width <= 0 || declared.Height <= 0 ? "image declares no pixels"

@@ -63,6 +63,10 @@ internal sealed class ChainImageLoader : IDisposable
     /// <exception cref="ImageDecodeException">ML.NET (or the bytes decoder) could not load it.</exception>
     public DecodedImage Decode(string path, byte[] bytes)
     {
+        // ML.NET's loader decodes more formats than MLTransfer accepts (e.g. WBMP); training on those would
+        // disagree with ImageDecoder, the prediction side and the service.
+        if (bytes.Length > 0 && ImageFormat.Detect(bytes) is null)
+            throw new ImageDecodeException(ImageFormat.NotAcceptedReason, path);
         MLImage? image;
         try
         {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using MLTransfer.Images;
 using MLTransfer.Inference;
 using MLTransfer.Inference.Hosting;
 using MLTransfer.Service;
@@ -251,6 +252,6 @@ public class ServiceEndpointTests
         var html = await page.Content.ReadAsStringAsync();
         Assert.That(html, Does.Contain("<input id=\"file\" type=\"file\"").And.Contain("fetch('/predict'"));
         var sample = await Client.GetByteArrayAsync("sample.jpg");
-        Assert.That(ImageFormatSniffer.Detect(sample), Is.EqualTo("jpeg"));
+        Assert.That(ImageFormat.Detect(sample), Is.EqualTo("jpeg"));
     }
 }

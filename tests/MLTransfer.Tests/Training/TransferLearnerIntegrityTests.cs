@@ -1,4 +1,5 @@
 using MLTransfer.Tests.Fixtures;
+using MLTransfer.Tests.Images;
 using MLTransfer.Training;
 using NUnit.Framework;
 
@@ -54,5 +55,20 @@ public class TransferLearnerIntegrityTests
         Assert.That(report.ImagesExtracted, Is.EqualTo(16), "a fresh cache: everything is extracted again");
         var aside = Directory.GetFiles(Path.GetDirectoryName(cacheFile)!, "features.bin.corrupt-*").Single();
         Assert.That(log, Has.One.StartsWith("feature cache: the file does not start with the feature cache signature").And.Contain(aside));
+    }
+
+    [Test]
+    public void RandomBytesThatSkiaReadsAsWbmp_AreSkippedWithTheReason_NotTrainedOn()
+    {
+        var data = TwoClasses();
+        var noise = Path.Combine(data, "red", "noise.jpg");
+        File.WriteAllBytes(noise, ImageFormatTests.WbmpLookalike());
+
+        var (report, log) = Train(data);
+
+        var skipped = report.Skipped.Single(s => s.Path == noise);
+        Assert.That(skipped.Reason, Does.StartWith("not a supported image").And.Contain("JPEG, PNG, BMP, GIF or WebP"));
+        Assert.That(log, Has.One.StartsWith($"skipped: {noise}: not a supported image"));
+        Assert.That(report.Counts.Sum(c => c.Total), Is.EqualTo(16), "only the 16 real images are used");
     }
 }
