@@ -207,6 +207,7 @@ public static class DatasetLoader
                 (manifest is null ? "Add a sub-folder with images for each other class" : "Add rows with images of at least one other label") + hint);
         }
 
+        WarnIfNamesCollide(classes, warnings, manifest is not null);
         WarnIfImbalanced(images, warnings);
 
         images.Sort((a, b) =>
@@ -226,6 +227,37 @@ public static class DatasetLoader
             Warnings = warnings,
             IgnoredFileCount = walker.IgnoredCount,
         };
+    }
+
+    /// <summary>
+    /// Class names that differ only in letter case (or in Unicode composition) are almost always one class
+    /// spelled two ways, yet they are trained as separate classes that compete for the same images.
+    /// </summary>
+    private static void WarnIfNamesCollide(List<string> classes, List<string> warnings, bool manifest)
+    {
+        foreach (var group in classes.GroupBy(FoldedName, StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            var names = group.Order(StringComparer.Ordinal).Select(n => $"'{n}'").ToList();
+            var list = string.Join(", ", names.SkipLast(1)) + " and " + names[^1];
+            var how = group.All(n => n.Equals(group.First(), StringComparison.OrdinalIgnoreCase))
+                ? "differ only in letter case"
+                : "differ only in letter case or in how accented letters are encoded (Unicode normalisation)";
+            warnings.Add($"Classes {list} {how}, so they are trained as {names.Count} separate classes; " +
+                         (manifest ? "if they are one class, spell its label the same way on every row." : "if they are one class, merge the folders."));
+        }
+
+        static string FoldedName(string name)
+        {
+            try
+            {
+                return name.Normalize(System.Text.NormalizationForm.FormC).ToUpperInvariant();
+            }
+            catch (ArgumentException)
+            {
+                // Not valid Unicode (a lone surrogate): compared as written.
+                return name.ToUpperInvariant();
+            }
+        }
     }
 
     /// <summary>

@@ -74,6 +74,9 @@ public static class FineTuner
 
         List<LabeledImage> Usable(IEnumerable<LabeledImage> images) => images.Where(i => extraction.Features.ContainsKey(i.Path)).ToList();
         var (train, validation, test) = (Usable(split.Train), Usable(split.Validation), Usable(split.Test));
+        var emptied = RunSummary.EmptySetWarnings(split, validation, test);
+        foreach (var warning in emptied)
+            log($"warning: {warning}");
         var classes = split.ClassNames;
         var classIndex = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
         var missing = classes.Where(c => !train.Any(i => i.Label == c)).ToList();
@@ -230,7 +233,7 @@ public static class FineTuner
             ValidationIsHeldOut = test.Count == 0,
             Skipped = dataset.Skipped.Concat(extraction.Skipped).ToList(),
             Duplicates = split.Duplicates,
-            Warnings = dataset.Warnings.Concat(split.Warnings).ToList(),
+            Warnings = dataset.Warnings.Concat(split.Warnings).Concat(emptied).ToList(),
             Backbone = resolved.Description.Name,
             BackboneReason = reason,
             Validation = validationMetrics,

@@ -23,6 +23,40 @@ internal static class RunSummary
         return new ImageOutcome(image.Path, image.Label, classes[best], scores[best], scores[classIndex[image.Label]]);
     }
 
+    /// <summary>
+    /// Classes that have no usable image in the validation or test set (when that set exists): all of theirs
+    /// were skipped as unusable, or a given split has none. Scores on that set then say nothing about them,
+    /// which averaged metrics would otherwise hide.
+    /// </summary>
+    /// <param name="split">The split as planned, before unusable files were skipped.</param>
+    /// <param name="validation">The usable validation images.</param>
+    /// <param name="test">The usable test images.</param>
+    public static List<string> EmptySetWarnings(SplitDataset split, IReadOnlyList<LabeledImage> validation, IReadOnlyList<LabeledImage> test)
+    {
+        var warnings = new List<string>();
+        Check("validation", split.Validation, validation);
+        Check("test", split.Test, test);
+        return warnings;
+
+        void Check(string name, IReadOnlyList<LabeledImage> planned, IReadOnlyList<LabeledImage> usable)
+        {
+            if (planned.Count == 0)
+                return;
+            foreach (var label in split.ClassNames)
+            {
+                if (usable.Any(i => i.Label == label))
+                    continue;
+                var had = planned.Count(i => i.Label == label);
+                if (had > 0)
+                    warnings.Add($"Class '{label}' has no usable {name} images: all {had} of them were skipped as unusable (see the skipped files), " +
+                                 $"so the {name} scores say nothing about it; fix or replace those files.");
+                // A computed split gives every class a share; only duplicates can empty one, and the splitter says so.
+                else if (split.IsGivenSplit)
+                    warnings.Add($"Class '{label}' has no {name} images in the given split, so the {name} scores say nothing about it; add {name} images for it.");
+            }
+        }
+    }
+
     /// <summary>Images per class and split.</summary>
     public static List<ClassSplitCounts> Counts(IReadOnlyList<string> classes, IReadOnlyList<LabeledImage> train, IReadOnlyList<LabeledImage> validation, IReadOnlyList<LabeledImage> test) =>
         classes.Select(c => new ClassSplitCounts(c, train.Count(i => i.Label == c), validation.Count(i => i.Label == c), test.Count(i => i.Label == c))).ToList();

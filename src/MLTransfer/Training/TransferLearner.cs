@@ -53,6 +53,9 @@ public static class TransferLearner
         // Unusable files leave every split; the counts reported are those actually used.
         List<LabeledImage> Usable(IEnumerable<LabeledImage> images) => images.Where(i => extraction.Features.ContainsKey(i.Path)).ToList();
         var (train, validation, test) = (Usable(split.Train), Usable(split.Validation), Usable(split.Test));
+        var emptied = RunSummary.EmptySetWarnings(split, validation, test);
+        foreach (var warning in emptied)
+            log($"warning: {warning}");
         var classIndex = split.ClassNames.Select((c, i) => (c, i)).ToDictionary(t => t.c, t => t.i, StringComparer.Ordinal);
         var missing = split.ClassNames.Where(c => !train.Any(i => i.Label == c)).ToList();
         if (missing.Count > 0)
@@ -87,7 +90,7 @@ public static class TransferLearner
             ValidationIsHeldOut = test.Count == 0,
             Skipped = skipped,
             Duplicates = split.Duplicates,
-            Warnings = dataset.Warnings.Concat(split.Warnings).ToList(),
+            Warnings = dataset.Warnings.Concat(split.Warnings).Concat(emptied).ToList(),
             Backbone = resolved.Description.Name,
             BackboneReason = resolved.Reason,
             Validation = validationMetrics,

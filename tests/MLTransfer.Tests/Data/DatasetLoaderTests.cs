@@ -54,6 +54,26 @@ public class DatasetLoaderTests
     }
 
     [Test]
+    public void ClassFoldersDifferingOnlyInCase_AreWarnedAboutNamingBoth()
+    {
+        _temp.AddClass("daisy", 3).AddClass("Daisy", 2).AddClass("roses", 3);
+        if (Directory.GetDirectories(_temp.Root).Length < 3)
+            Assert.Ignore("the file system ignores case, so daisy/ and Daisy/ cannot both exist");
+
+        var dataset = DatasetLoader.Load(_temp.Root);
+
+        Assert.That(dataset.ClassNames, Is.EqualTo(new[] { "Daisy", "daisy", "roses" }), "still loaded as written");
+        Assert.That(dataset.Warnings, Has.One.Contains("'Daisy' and 'daisy'").And.Contain("differ only in letter case").And.Contain("merge the folders"));
+    }
+
+    [Test]
+    public void ClassNamesThatDiffer_AreNotWarnedAbout()
+    {
+        _temp.AddClass("daisy", 3).AddClass("daisies", 3);
+        Assert.That(DatasetLoader.Load(_temp.Root).Warnings, Is.Empty);
+    }
+
+    [Test]
     public void Load_ClassFolders_FindsNestedFilesAnyExtensionCaseAndSortsClassesOrdinally()
     {
         _temp.AddFile("b/one.JPG");

@@ -73,6 +73,22 @@ public class ManifestTests
     }
 
     [Test]
+    public void LabelsDifferingOnlyInCaseOrUnicodeForm_AreWarnedAboutNamingThem()
+    {
+        foreach (var n in new[] { "a", "b", "c", "d", "e", "f" }) _temp.AddFile(n + ".jpg");
+        // "café" composed (U+00E9) and decomposed (e + U+0301) look identical but are different strings.
+        var manifest = WriteManifest("m.csv", "a.jpg,DAISY\nb.jpg,daisy\nc.jpg,Daisy\nd.jpg,caf\u00e9\ne.jpg,cafe\u0301\nf.jpg,roses\n");
+
+        var dataset = DatasetLoader.Load(manifest);
+
+        Assert.That(dataset.ClassNames, Has.Count.EqualTo(6), "still loaded as written");
+        Assert.That(dataset.Warnings, Has.One.Contains("'DAISY', 'Daisy' and 'daisy'").And.Contain("trained as 3 separate classes")
+            .And.Contain("spell its label the same way"));
+        Assert.That(dataset.Warnings, Has.One.Contains("'cafe\u0301' and 'caf\u00e9'").And.Contain("Unicode normalisation"));
+        Assert.That(dataset.Warnings, Has.Count.EqualTo(2));
+    }
+
+    [Test]
     public void EscapeAttempts_AreRefusedAndReported()
     {
         _temp.AddFile("ok/1.jpg");

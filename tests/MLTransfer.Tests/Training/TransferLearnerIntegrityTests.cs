@@ -71,4 +71,40 @@ public class TransferLearnerIntegrityTests
         Assert.That(log, Has.One.StartsWith($"skipped: {noise}: not a supported image"));
         Assert.That(report.Counts.Sum(c => c.Total), Is.EqualTo(16), "only the 16 real images are used");
     }
+
+    /// <summary>train/, val/ and test/ folders of red and blue images, with <paramref name="broken"/>/blue holding only unusable files.</summary>
+    private string GivenSplitWithBrokenBlue(string broken)
+    {
+        var data = Path.Combine(_root, "data");
+        var seed = 0;
+        foreach (var (split, count) in new[] { ("train", 6), ("val", 2), ("test", 2) })
+        {
+            TinyImages.WriteClass(Path.Combine(data, split, "red"), "red", 0, count, seed);
+            var blue = TinyImages.WriteClass(Path.Combine(data, split, "blue"), "blue", 1, count, seed);
+            seed += count;
+            if (split == broken)
+                foreach (var file in blue)
+                    File.WriteAllBytes(file, File.ReadAllBytes(file)[..40]); // a PNG cut off inside its header chunk
+        }
+        return data;
+    }
+
+    [TestCase("val", "validation")]
+    [TestCase("test", "test")]
+    public void ClassLeftWithNoUsableImagesInASet_IsWarnedAbout(string folder, string set)
+    {
+        var (report, log) = Train(GivenSplitWithBrokenBlue(folder));
+
+        var expected = $"Class 'blue' has no usable {set} images: all 2 of them were skipped as unusable";
+        Assert.That(report.Warnings, Has.One.StartsWith(expected).And.Contain($"the {set} scores say nothing about it"));
+        Assert.That(log, Has.One.StartsWith("warning: " + expected));
+        Assert.That(report.Warnings.Count(w => w.Contains("no usable")), Is.EqualTo(1), "red still has its images");
+    }
+
+    [Test]
+    public void EveryClassWithUsableImagesInEverySet_GivesNoSuchWarning()
+    {
+        var (report, _) = Train(GivenSplitWithBrokenBlue("none"));
+        Assert.That(report.Warnings, Is.Empty);
+    }
 }
