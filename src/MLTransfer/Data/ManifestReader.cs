@@ -25,14 +25,15 @@ internal static class ManifestReader
             throw new MLTransferException("Cannot read the manifest", manifest, "Check that the file exists and is readable", ex);
         }
 
-        var newline = text.IndexOf('\n');
-        var firstLine = newline >= 0 ? text[..newline] : text;
-        var delimiter = Path.GetExtension(manifest).Equals(".tsv", StringComparison.OrdinalIgnoreCase) || firstLine.Contains('\t')
-            ? '\t' : ',';
+        var delimiter = ChooseDelimiter(text, manifest, walker);
+        var sep = delimiter == '\t' ? "<tab>" : delimiter.ToString();
         var rows = Parse(text, delimiter, manifest);
         if (rows.Count > 0 && IsHeader(rows[0].Fields)) rows.RemoveAt(0);
         if (rows.Count == 0)
             throw new MLTransferException("The manifest has no rows", manifest, "Add one 'path,label' row per image (an optional header row 'path,label' is allowed)");
+        if (rows.All(r => r.Fields.Count < 2))
+            throw new MLTransferException("No row of the manifest has two columns: expected path,label rows separated by commas, semicolons or tabs", manifest,
+                "Write one row per image such as 'images/cat1.jpg,cats' (quote a path that contains the separator)");
 
         var root = Path.GetDirectoryName(manifest)!;
         var realRoot = PathUtil.RealPath(root);
@@ -52,8 +53,8 @@ internal static class ManifestReader
             var rawPath = fields[0];
             void Skip(string reason) => walker.Skipped.Add(new SkippedFile(rawPath.Length > 0 ? rawPath : $"{manifest}:{line}", $"line {line}: {reason}"));
 
-            if (fields.Count < 2 || rawPath.Length == 0 || fields[1].Length == 0) { Skip("expected 'path,label'"); continue; }
-            if (fields.Count > 3) { Skip($"{fields.Count} columns, expected path,label[,split] (quote paths that contain '{(delimiter == '\t' ? "\\t" : ",")}')"); continue; }
+            if (fields.Count < 2 || rawPath.Length == 0 || fields[1].Length == 0) { Skip($"expected 'path{sep}label'"); continue; }
+            if (fields.Count > 3) { Skip($"{fields.Count} columns, expected path{sep}label[{sep}split] (quote paths that contain '{sep}')"); continue; }
             var label = fields[1];
             DatasetSplit? split = null;
             if (fields.Count == 3 && fields[2].Length > 0)
@@ -112,6 +113,49 @@ internal static class ManifestReader
         return DatasetLoader.Finish(root, manifest, DatasetLayout.Manifest, classes, images, walker, warnings);
     }
 
+    /// <summary>Candidate column delimiters, in order of preference when they fit equally well.</summary>
+    private static readonly char[] Delimiters = ['\t', ',', ';'];
+
+    /// <summary>
+    /// The delimiter that makes the first rows look most like a manifest: for each candidate, a row scores 2
+    /// when it splits into a header or into 2–3 columns whose first is an image file name, 1 when it merely
+    /// splits into 2–3 columns. Looking at the path rather than only counting columns matters because a
+    /// path may legally hold another candidate: <c>a;b.jpg,cats</c> splits into two columns at either
+    /// delimiter, but only the comma leaves an image path. Spreadsheets in many locales save "CSV" with
+    /// semicolons, so the extension only decides for <c>.tsv</c>.
+    /// </summary>
+    private static char ChooseDelimiter(string text, string manifest, FileWalker walker)
+    {
+        if (Path.GetExtension(manifest).Equals(".tsv", StringComparison.OrdinalIgnoreCase))
+            return '\t';
+        var sample = text[..SampleLength(text, lines: 50, maxChars: 1 << 16)];
+        var (best, bestScore) = (',', -1);
+        foreach (var candidate in Delimiters)
+        {
+            var score = 0;
+            foreach (var (_, fields) in Parse(sample, candidate, manifest, sample: true))
+                if (fields.Count is 2 or 3 && fields[0].Length > 0 && fields[1].Length > 0)
+                    score += IsHeader(fields) || walker.IsImageName(fields[0]) ? 2 : 1;
+            if (score > bestScore)
+                (best, bestScore) = (candidate, score);
+        }
+        return best;
+    }
+
+    /// <summary>Length of the text's first <paramref name="lines"/> lines, at most <paramref name="maxChars"/>.</summary>
+    private static int SampleLength(string text, int lines, int maxChars)
+    {
+        var end = 0;
+        for (var i = 0; i < lines && end < text.Length; i++)
+        {
+            var newline = text.IndexOf('\n', end);
+            if (newline < 0)
+                return Math.Min(text.Length, maxChars);
+            end = newline + 1;
+        }
+        return Math.Min(end, maxChars);
+    }
+
     private static DatasetSplit? ParseSplit(string value) => value.ToLowerInvariant() switch
     {
         "train" or "training" => DatasetSplit.Train,
@@ -129,7 +173,14 @@ internal static class ManifestReader
     /// Splits CSV/TSV text into rows (RFC 4180 quoting: a quoted field may hold the delimiter, a newline or a
     /// doubled quote). Unquoted fields are trimmed; blank lines are dropped. Line numbers are 1-based, for messages.
     /// </summary>
-    internal static List<(int Line, List<string> Fields)> Parse(string text, char delimiter, string where)
+    /// <param name="text">The manifest's text.</param>
+    /// <param name="delimiter">The column delimiter.</param>
+    /// <param name="where">The manifest, for messages.</param>
+    /// <param name="sample">
+    /// True when <paramref name="text"/> is only the start of the manifest: a quote still open at its end was
+    /// cut off there, not left unclosed, so the field ends instead of failing.
+    /// </param>
+    internal static List<(int Line, List<string> Fields)> Parse(string text, char delimiter, string where, bool sample = false)
     {
         var rows = new List<(int, List<string>)>();
         var fields = new List<string>();
@@ -190,7 +241,7 @@ internal static class ManifestReader
                     break;
             }
         }
-        if (inQuotes)
+        if (inQuotes && !sample)
             throw new MLTransferException($"The manifest has a quote opened on line {quoteLine} that is never closed", where,
                 "Close the quote, or double any quote character that is part of a path (\"\")");
         EndRow();

@@ -89,6 +89,67 @@ public class ManifestTests
     }
 
     [Test]
+    public void Semicolons_AreDetectedAsTheDelimiter_WithHeaderSplitColumnAndCrLf()
+    {
+        foreach (var n in new[] { "a", "b", "c", "d" }) _temp.AddFile($"imgs/{n}.jpg");
+        // As a spreadsheet saves "CSV" where the comma is the decimal separator: .csv, semicolons, CRLF, a BOM.
+        var manifest = WriteManifest("export.csv", "\uFEFFpath;label;split\r\nimgs/a.jpg;cats;train\r\nimgs/b.jpg;dogs;train\r\nimgs/c.jpg;cats;val\r\nimgs/d.jpg;dogs;val\r\n");
+
+        var dataset = DatasetLoader.Load(manifest);
+
+        Assert.That(dataset.Skipped, Is.Empty);
+        Assert.That(dataset.ClassNames, Is.EqualTo(new[] { "cats", "dogs" }));
+        Assert.That(dataset.Images.Select(i => (Path.GetFileName(i.Path), i.Label, i.Split)), Is.EqualTo(new (string, string, DatasetSplit?)[]
+        {
+            ("a.jpg", "cats", DatasetSplit.Train), ("b.jpg", "dogs", DatasetSplit.Train),
+            ("c.jpg", "cats", DatasetSplit.Validation), ("d.jpg", "dogs", DatasetSplit.Validation),
+        }));
+    }
+
+    [Test]
+    public void SemicolonManifest_WhosePathsContainCommas_SplitsAtTheSemicolon()
+    {
+        _temp.AddFile("imgs/smith, john.jpg");
+        _temp.AddFile("imgs/doe, jane.jpg");
+        var manifest = WriteManifest("m.csv", "imgs/smith, john.jpg;cats\nimgs/doe, jane.jpg;dogs\n");
+
+        var dataset = DatasetLoader.Load(manifest);
+
+        Assert.That(dataset.Skipped, Is.Empty);
+        Assert.That(dataset.Images.Select(i => (Path.GetFileName(i.Path), i.Label)),
+            Is.EquivalentTo(new[] { ("smith, john.jpg", "cats"), ("doe, jane.jpg", "dogs") }));
+    }
+
+    [Test]
+    public void CommaManifest_WhosePathsContainSemicolons_StillSplitsAtTheComma()
+    {
+        _temp.AddFile("imgs/a;b.jpg");
+        _temp.AddFile("imgs/c;d;e.jpg");
+        _temp.AddFile("imgs/f.jpg");
+        var manifest = WriteManifest("m.csv", "imgs/a;b.jpg,cats\n\"imgs/c;d;e.jpg\",dogs\nimgs/f.jpg,dogs\n");
+
+        var dataset = DatasetLoader.Load(manifest);
+
+        Assert.That(dataset.Skipped, Is.Empty);
+        Assert.That(dataset.Images.Select(i => (Path.GetFileName(i.Path), i.Label)),
+            Is.EquivalentTo(new[] { ("a;b.jpg", "cats"), ("c;d;e.jpg", "dogs"), ("f.jpg", "dogs") }));
+    }
+
+    [Test]
+    public void UnknownDelimiter_IsAClearErrorNotAboutExtensions()
+    {
+        _temp.AddFile("a.jpg");
+        _temp.AddFile("b.jpg");
+        var manifest = WriteManifest("m.csv", "a.jpg|cats\nb.jpg|dogs\n");
+
+        var ex = Assert.Throws<MLTransferException>(() => DatasetLoader.Load(manifest))!;
+
+        Assert.That(ex.What, Does.Contain("two columns").And.Contain("commas, semicolons or tabs"));
+        Assert.That(ex.Where, Is.EqualTo(manifest));
+        Assert.That(ex.Message, Does.Not.Contain("extension"));
+    }
+
+    [Test]
     public void EscapeAttempts_AreRefusedAndReported()
     {
         _temp.AddFile("ok/1.jpg");
