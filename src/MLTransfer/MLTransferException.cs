@@ -26,9 +26,11 @@ public class MLTransferException : Exception
     /// <summary>What to do next, or null.</summary>
     public string? Fix { get; }
 
+    // Callers print the message as one line (the CLI's "error: ..."), and a path or a manifest field can hold
+    // a line break, so control characters are escaped here whatever the caller put in.
     private static string Compose(string what, string? where, string? fix)
     {
-        var text = where is null ? what : $"{what} ({where})";
-        return fix is null ? text : $"{text}. {fix}";
+        var text = where is null ? Printable.Of(what) : $"{Printable.Of(what)} ({Printable.Of(where)})";
+        return fix is null ? text : $"{text}. {Printable.Of(fix)}";
     }
 }

@@ -192,7 +192,7 @@ public static class DatasetLoader
         {
             var detail = new List<string>();
             if (walker.IgnoredCount > 0) detail.Add($"{walker.IgnoredCount} file(s) with other extensions were ignored");
-            if (walker.Skipped.Count > 0) detail.Add($"{walker.Skipped.Count} file(s) were skipped (first: {walker.Skipped[0].Path}: {walker.Skipped[0].Reason})");
+            if (walker.Skipped.Count > 0) detail.Add($"{walker.Skipped.Count} file(s) were skipped (first: {Printable.Of(walker.Skipped[0].Path, 200)}: {Printable.Of(walker.Skipped[0].Reason, 200)})");
             throw new MLTransferException("No images found" + (detail.Count > 0 ? $"; {string.Join("; ", detail)}" : ""), where,
                 $"Images must have one of the extensions {string.Join(' ', walker.Extensions.Order(StringComparer.Ordinal))}" +
                 (manifest is null ? " and sit in one sub-folder per class" : ""));
@@ -203,7 +203,7 @@ public static class DatasetLoader
             var hint = SplitOfFolder(classes[0]) is not null && layout == DatasetLayout.ClassFolders
                 ? $"; if '{classes[0]}/' holds the class folders, add the matching val/ or test/ folder next to it, or point at '{classes[0]}/' itself"
                 : "";
-            throw new MLTransferException($"Only one class found: '{classes[0]}'; a classifier needs at least two", where,
+            throw new MLTransferException($"Only one class found: '{Printable.Of(classes[0], 100)}'; a classifier needs at least two", where,
                 (manifest is null ? "Add a sub-folder with images for each other class" : "Add rows with images of at least one other label") + hint);
         }
 

@@ -129,7 +129,7 @@ internal sealed class FileWalker
                 Skipped.Add(new SkippedFile(file.FullName,
                     $"unsupported image format '{ext}' (supported: {string.Join(' ', _extensions.Order(StringComparer.Ordinal))})"));
             else if (reportNonImage)
-                Skipped.Add(new SkippedFile(file.FullName, $"not an image file extension ('{ext}')"));
+                Skipped.Add(new SkippedFile(file.FullName, $"not an image file extension ('{Printable.Of(ext, 40)}')"));
             else
                 IgnoredCount++;
             return null;

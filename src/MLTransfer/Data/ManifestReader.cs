@@ -51,16 +51,21 @@ internal static class ManifestReader
         foreach (var (line, fields) in rows)
         {
             var rawPath = fields[0];
-            void Skip(string reason) => walker.Skipped.Add(new SkippedFile(rawPath.Length > 0 ? rawPath : $"{manifest}:{line}", $"line {line}: {reason}"));
+            // The path as written is shown, not resolved: it may not be a path at all, so it is made printable.
+            void Skip(string reason) => walker.Skipped.Add(new SkippedFile(rawPath.Length > 0 ? Printable.Of(rawPath) : $"{manifest}:{line}", $"line {line}: {reason}"));
 
             if (fields.Count < 2 || rawPath.Length == 0 || fields[1].Length == 0) { Skip($"expected 'path{sep}label'"); continue; }
             if (fields.Count > 3) { Skip($"{fields.Count} columns, expected path{sep}label[{sep}split] (quote paths that contain '{sep}')"); continue; }
             var label = fields[1];
+            if (string.IsNullOrWhiteSpace(label)) { Skip("the label is blank"); continue; }
+            // A tab, line break or NUL in a label is a quoting mistake or damage, and would break every line the
+            // class name is printed on.
+            if (Printable.NeedsEscape(label)) { Skip($"the label '{Printable.Of(label, 60)}' contains control characters (tab, line break, NUL...)"); continue; }
             DatasetSplit? split = null;
             if (fields.Count == 3 && fields[2].Length > 0)
             {
                 split = ParseSplit(fields[2]);
-                if (split is null) { Skip($"unknown split '{fields[2]}' (use train, val or test)"); continue; }
+                if (split is null) { Skip($"unknown split '{Printable.Of(fields[2], 60)}' (use train, val or test)"); continue; }
             }
 
             // Manifests written on Windows use backslashes; on Unix they would otherwise become part of a file name.
@@ -69,7 +74,7 @@ internal static class ManifestReader
             try { full = Path.GetFullPath(Path.Combine(root, relative)); }
             catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
             {
-                Skip($"invalid path ({ex.Message})");
+                Skip($"invalid path ({Printable.Of(ex.Message, 200)})");
                 continue;
             }
             // Lexical check first, so that a hostile path is refused before anything on it is even looked up.
@@ -190,12 +195,15 @@ internal static class ManifestReader
         var quoteLine = 0;
         var inQuotes = false;
         var wasQuoted = false;
+        // Tracked rather than recomputed from the field at each quote, which made a long run of quotes quadratic.
+        var blank = true;
 
         void EndField()
         {
             fields.Add(wasQuoted ? field.ToString() : field.ToString().Trim());
             field.Clear();
             wasQuoted = false;
+            blank = true;
         }
         void EndRow()
         {
@@ -223,7 +231,7 @@ internal static class ManifestReader
             }
             switch (c)
             {
-                case '"' when !wasQuoted && string.IsNullOrWhiteSpace(field.ToString()):
+                case '"' when !wasQuoted && blank:
                     field.Clear();
                     inQuotes = wasQuoted = true;
                     quoteLine = line;
@@ -237,7 +245,11 @@ internal static class ManifestReader
                 default:
                     if (c == delimiter) EndField();
                     // Text after a closing quote (other than spaces) is kept rather than lost.
-                    else if (!wasQuoted || !char.IsWhiteSpace(c)) field.Append(c);
+                    else if (!wasQuoted || !char.IsWhiteSpace(c))
+                    {
+                        field.Append(c);
+                        blank &= char.IsWhiteSpace(c);
+                    }
                     break;
             }
         }

@@ -150,6 +150,37 @@ public class ManifestTests
     }
 
     [Test]
+    public void LabelsThatAreBlankOrHoldControlCharacters_AreSkippedWithAPrintableReason()
+    {
+        foreach (var n in new[] { "a", "b", "c", "d", "e" }) _temp.AddFile(n + ".jpg");
+        var manifest = WriteManifest("m.csv", "a.jpg,cats\nb.jpg,dogs\nc.jpg,\"ca\nts\"\nd.jpg,\" \"\ne.jpg,do\0gs\n");
+
+        var dataset = DatasetLoader.Load(manifest);
+
+        Assert.That(dataset.ClassNames, Is.EqualTo(new[] { "cats", "dogs" }));
+        var reasons = dataset.Skipped.ToDictionary(s => s.Path, s => s.Reason);
+        Assert.That(reasons["c.jpg"], Is.EqualTo("line 3: the label 'ca\\x0Ats' contains control characters (tab, line break, NUL...)"));
+        Assert.That(reasons["d.jpg"], Is.EqualTo("line 5: the label is blank"));
+        Assert.That(reasons["e.jpg"], Does.Contain("'do\\x00gs'"));
+    }
+
+    [Test]
+    public void LongRunsOfQuotesInsideAField_ParseInLinearTime()
+    {
+        _temp.AddFile("a.jpg");
+        _temp.AddFile("b.jpg");
+        // Each quote inside an unquoted field used to copy the whole field so far: 200 000 quotes took minutes.
+        var manifest = WriteManifest("m.csv", "a.jpg,cats\nb.jpg,dogs\nc" + new string('"', 200_000) + ".jpg,cats\n");
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var dataset = DatasetLoader.Load(manifest);
+
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)));
+        Assert.That(dataset.Images, Has.Count.EqualTo(2));
+        Assert.That(dataset.Skipped.Single().Reason, Is.EqualTo("line 3: file not found"));
+    }
+
+    [Test]
     public void EscapeAttempts_AreRefusedAndReported()
     {
         _temp.AddFile("ok/1.jpg");
