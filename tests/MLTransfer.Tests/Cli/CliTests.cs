@@ -34,6 +34,38 @@ public class CliTests
     }
 
     [Test]
+    public void Train_WhileAnotherRunHoldsTheCache_WaitsThenSaysWhatToDo()
+    {
+        var dir = Directory.CreateTempSubdirectory("mlt-cli-wait-").FullName;
+        try
+        {
+            var data = Path.Combine(dir, "data");
+            TinyImages.WriteClass(Path.Combine(data, "red"), "red", 0, 6);
+            TinyImages.WriteClass(Path.Combine(data, "blue"), "blue", 1, 6);
+            var backbone = TinyImages.WriteBackbone(Path.Combine(dir, "backbone"));
+            var workspace = Path.Combine(dir, "ws");
+            string[] Args(params string[] extra) =>
+                ["train", "--data", data, "--backbone", backbone, "--input-size", "32", "--offline", "--workspace", workspace, "--output", Path.Combine(dir, "m.zip"), .. extra];
+            var first = CliRunner.Run(Args());
+            Assert.That(first.ExitCode, Is.Zero, first.ToString());
+            var cacheFile = Directory.GetFiles(Path.Combine(workspace, "features"), "features.bin", SearchOption.AllDirectories).Single();
+
+            CliRunner.Result second;
+            using (MLTransfer.Features.FeatureCache.Open(cacheFile, 8))
+                second = CliRunner.Run(Args("--cache-wait", "1"));
+
+            Assert.That(second.ExitCode, Is.EqualTo(1), second.ToString());
+            Assert.That(second.StdErr, Does.Contain($"waiting for another run to release the feature cache {cacheFile}"));
+            var error = second.StdErr.Split('\n').Single(l => l.StartsWith("error:"));
+            Assert.That(error, Does.Contain("still in use by another run after waiting 1 s").And.Contain("--workspace"));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Test]
     public void TrainPredictEvaluate_OnTheBundledSamples()
     {
         var dir = Directory.CreateTempSubdirectory("mlt-cli-").FullName;
