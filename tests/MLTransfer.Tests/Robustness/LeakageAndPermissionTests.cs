@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using MLTransfer.Inference;
 using MLTransfer.Tests.Fixtures;
 using MLTransfer.Training;
@@ -65,7 +66,7 @@ public class LeakageAndPermissionTests
         }
     }
 
-    [Test]
+    [Test, UnsupportedOSPlatform("windows")]
     public void UnreadableFile_IsSkippedAndReported_WhenRunAsAnUnprivilegedUser()
     {
         // Tests run as root, and root reads a chmod 000 file anyway, so the check runs the real CLI as the
