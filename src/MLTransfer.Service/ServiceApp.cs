@@ -13,7 +13,8 @@ namespace MLTransfer.Service;
 public static class ServiceApp
 {
     /// <summary>Builds the app (the model is loaded here, so a bad model fails before listening).</summary>
-    /// <param name="args">Command line: <c>--model</c>, <c>--urls</c>, <c>--max-image-bytes</c>, <c>--max-batch-files</c>, <c>--top-k</c>, <c>--reload-debounce-ms</c>.</param>
+    /// <param name="args">Command line: <c>--model</c>, <c>--urls</c>, <c>--max-image-bytes</c>, <c>--max-image-pixels</c>, <c>--max-batch-files</c>,
+    /// <c>--decode-budget-mb</c>, <c>--top-k</c>, <c>--reload-debounce-ms</c>.</param>
     /// <exception cref="MLTransferException">No model given, a malformed option, or a model that does not load.</exception>
     public static WebApplication Build(string[] args)
     {
@@ -27,6 +28,8 @@ public static class ServiceApp
         {
             o.ModelPath = options.ModelPath;
             o.ReloadDebounce = options.ReloadDebounce;
+            o.DecodeBudgetBytes = options.DecodeBudgetBytes;
+            o.Decode = new ImageDecodeOptions { MaxPixels = options.MaxImagePixels };
         });
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxBatchRequestBytes);
         builder.Services.Configure<FormOptions>(f =>
@@ -112,6 +115,17 @@ public static class ServiceApp
         {
             return Problem(400, "The image could not be decoded", e.Reason);
         }
+        catch (DecodeBudgetExceededException e)
+        {
+            return Busy(http, e);
+        }
+    }
+
+    /// <summary>503 with Retry-After: the image is fine, the server is short of decode memory for the moment.</summary>
+    private static IResult Busy(HttpContext http, DecodeBudgetExceededException e)
+    {
+        http.Response.Headers.RetryAfter = ((int)Math.Ceiling(e.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problem(503, "Busy decoding other large images", e.Message);
     }
 
     private static async Task<IResult> PredictBatch(HttpContext http, ReloadingImageClassifier classifier, ServiceOptions options, int? topK)
@@ -161,6 +175,10 @@ public static class ServiceApp
             catch (ImageDecodeException e)
             {
                 return new BatchItemDto(p.Name, 400, null, e.Reason);
+            }
+            catch (DecodeBudgetExceededException e)
+            {
+                return new BatchItemDto(p.Name, 503, null, e.Message);
             }
         }).ToList()));
         return Results.Ok(batch);

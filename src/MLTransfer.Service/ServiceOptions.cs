@@ -1,5 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using MLTransfer.Images;
+using MLTransfer.Inference.Hosting;
 
 namespace MLTransfer.Service;
 
@@ -14,6 +16,13 @@ public sealed record ServiceOptions
     public int MaxBatchFiles { get; init; } = 16;
     /// <summary>Classes listed in top-k when the request does not say (<c>--top-k</c>).</summary>
     public int DefaultTopK { get; init; } = 3;
+    /// <summary>
+    /// Most memory of images being decoded at once (<c>--decode-budget-mb</c>, in MiB); a request that does not
+    /// fit gets 503 with Retry-After instead of growing the process. See <see cref="DecodeBudget"/>.
+    /// </summary>
+    public long DecodeBudgetBytes { get; init; } = DecodeBudget.DefaultCapacityBytes;
+    /// <summary>Largest image in pixels, from its header (<c>--max-image-pixels</c>); larger ones get 400 before decoding.</summary>
+    public long MaxImagePixels { get; init; } = ImageDecodeOptions.DefaultMaxPixels;
     /// <summary>Quiet time after a change of the model file before it is reloaded (<c>--reload-debounce-ms</c>).</summary>
     public TimeSpan ReloadDebounce { get; init; } = TimeSpan.FromMilliseconds(500);
 
@@ -40,6 +49,8 @@ public sealed record ServiceOptions
             MaxBatchFiles = (int)Number(config, "max-batch-files", defaults.MaxBatchFiles),
             DefaultTopK = (int)Number(config, "top-k", defaults.DefaultTopK),
             ReloadDebounce = TimeSpan.FromMilliseconds(Number(config, "reload-debounce-ms", (long)defaults.ReloadDebounce.TotalMilliseconds)),
+            DecodeBudgetBytes = Number(config, "decode-budget-mb", defaults.DecodeBudgetBytes / (1024 * 1024)) * 1024 * 1024,
+            MaxImagePixels = Number(config, "max-image-pixels", defaults.MaxImagePixels),
         };
     }
 

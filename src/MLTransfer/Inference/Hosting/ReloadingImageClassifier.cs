@@ -39,6 +39,8 @@ public sealed class ReloadingImageClassifier : IDisposable
             throw new MLTransferException("No model file was configured", null, "Set ImageClassifierOptions.ModelPath to a model zip written by 'mltransfer train'");
         _options = options;
         _log = logger ?? (ILogger)NullLogger.Instance;
+        // One budget for the life of the server: calls on the old and the new model share it during a swap.
+        DecodeBudget = options.DecodeBudgetBytes is { } budget ? new DecodeBudget(budget) : null;
         _path = Path.GetFullPath(options.ModelPath);
         _current = LoadLease(Sha256Of(_path)) ?? throw new MLTransferException("The model file changed while it was being loaded", _path, "Try again once it is written");
         _log.LogInformation("Serving model {Version} from {Path}", _current.Model.Version, _path);
@@ -59,6 +61,9 @@ public sealed class ReloadingImageClassifier : IDisposable
         }
     }
 
+    /// <summary>The limit on decoded pixels in flight, or null when there is none.</summary>
+    public DecodeBudget? DecodeBudget { get; }
+
     /// <summary>The model answering new calls.</summary>
     public ServedModel Model => Volatile.Read(ref _current).Model;
 
@@ -73,6 +78,7 @@ public sealed class ReloadingImageClassifier : IDisposable
 
     /// <summary>Predicts the class of an encoded image with the current model.</summary>
     /// <exception cref="MLTransfer.Images.ImageDecodeException">The bytes are not a usable image.</exception>
+    /// <exception cref="DecodeBudgetExceededException">Other decodes hold the memory this one needs; try again shortly.</exception>
     public ServedPrediction Predict(byte[] encodedImage, int topK = 3) =>
         Use((classifier, model) => new ServedPrediction(classifier.Predict(encodedImage, topK), model));
 
@@ -167,7 +173,7 @@ public sealed class ReloadingImageClassifier : IDisposable
     /// <summary>Loads the file, or returns null if its content changed while loading (so the hash would lie).</summary>
     private Lease? LoadLease(string expectedSha)
     {
-        var classifier = ImageClassifier.Load(_path, _options.Decode);
+        var classifier = ImageClassifier.Load(_path, _options.Decode, DecodeBudget);
         var after = Sha256Of(_path);
         if (after != expectedSha)
         {
