@@ -32,11 +32,6 @@ public static class ServiceApp
             o.Decode = new ImageDecodeOptions { MaxPixels = options.MaxImagePixels };
         });
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxBatchRequestBytes);
-        builder.Services.Configure<FormOptions>(f =>
-        {
-            f.MultipartBodyLengthLimit = options.MaxBatchRequestBytes;
-            f.ValueCountLimit = options.MaxBatchFiles + 16;
-        });
         builder.Services.ConfigureHttpJsonOptions(j =>
         {
             j.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
@@ -75,33 +70,31 @@ public static class ServiceApp
             return refused;
         byte[] image;
         string? fileName = null;
-        try
+        // Only multipart is a form here: curl --data-binary sends raw bytes labelled x-www-form-urlencoded.
+        if (IsMultipart(http.Request))
         {
-            // Only multipart is a form here: curl --data-binary sends raw bytes labelled x-www-form-urlencoded.
-            if (IsMultipart(http.Request))
-            {
-                var form = await http.Request.ReadFormAsync(http.RequestAborted);
-                var file = form.Files.FirstOrDefault();
-                if (file is null)
-                    return Problem(400, "No image in the form", "Send the picture as a file field of a multipart/form-data request, or as the raw request body.");
-                if (file.Length > options.MaxImageBytes)
-                    return TooLarge(options.MaxImageBytes);
-                fileName = file.FileName;
-                image = await ReadAll(file.OpenReadStream(), http.RequestAborted);
-            }
-            else
+            var (form, refusal) = await MultipartUpload.ReadAsync(http.Request, 1, options.MaxImageBytes, options.MaxSingleRequestBytes, http.RequestAborted);
+            if (refusal is not null)
+                return Problem(refusal.Status, refusal.Title, refusal.Detail);
+            if (form!.Files is not [var file, ..])
+                return Problem(400, "No image in the form", "Send the picture as a file field of a multipart/form-data request, or as the raw request body.");
+            if (file.Bytes is null)
+                return TooLarge(options.MaxImageBytes);
+            (fileName, image) = (file.FileName, file.Bytes);
+        }
+        else
+        {
+            try
             {
                 if (await ReadCapped(http.Request.Body, options.MaxImageBytes, http.RequestAborted) is not { } body)
                     return TooLarge(options.MaxImageBytes);
                 image = body;
             }
+            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                return TooLarge(options.MaxImageBytes);
+            }
         }
-        catch (Exception e) when (IsTooLarge(e))
-        {
-            return TooLarge(options.MaxImageBytes);
-        }
-        if (image.Length > options.MaxImageBytes)
-            return TooLarge(options.MaxImageBytes);
         if (CheckImage(image) is { } bad)
             return Problem(bad.Status, bad.Title, bad.Detail);
 
@@ -134,31 +127,24 @@ public static class ServiceApp
             return refused;
         if (!IsMultipart(http.Request))
             return Problem(415, "A batch must be multipart/form-data", "Send each picture as a file field of a multipart/form-data request.");
-        IFormFileCollection files;
-        try
-        {
-            files = (await http.Request.ReadFormAsync(http.RequestAborted)).Files;
-        }
-        catch (Exception e) when (IsTooLarge(e))
-        {
-            return TooLarge(options.MaxBatchRequestBytes);
-        }
-        if (files.Count == 0)
+        var (form, refusal) = await MultipartUpload.ReadAsync(http.Request, options.MaxBatchFiles, options.MaxImageBytes, options.MaxBatchRequestBytes, http.RequestAborted);
+        if (refusal is not null)
+            return Problem(refusal.Status, refusal.Title, refusal.Detail);
+        if (form!.FileCount == 0)
             return Problem(400, "No images in the form", "Add one or more file fields.");
-        if (files.Count > options.MaxBatchFiles)
-            return Problem(400, "Too many files", $"A batch holds at most {options.MaxBatchFiles} files; this one has {files.Count}. Split it.");
+        if (form.FileCount > options.MaxBatchFiles)
+            return Problem(400, "Too many files", $"A batch holds at most {options.MaxBatchFiles} files; this one has {form.FileCount}. Split it.");
 
         var payloads = new List<(string Name, byte[]? Bytes, int Status, string? Error)>();
-        foreach (var file in files)
+        foreach (var file in form.Files)
         {
-            if (file.Length > options.MaxImageBytes)
+            if (file.Bytes is null)
             {
                 payloads.Add((file.FileName, null, 413, $"larger than {options.MaxImageBytes} bytes"));
                 continue;
             }
-            var bytes = await ReadAll(file.OpenReadStream(), http.RequestAborted);
-            var bad = CheckImage(bytes);
-            payloads.Add((file.FileName, bad is null ? bytes : null, bad?.Status ?? 200, bad?.Detail));
+            var bad = CheckImage(file.Bytes);
+            payloads.Add((file.FileName, bad is null ? file.Bytes : null, bad?.Status ?? 200, bad?.Detail));
         }
 
         // One lease for the whole batch: all files are answered by the same model even during a reload.
@@ -209,7 +195,7 @@ public static class ServiceApp
         if (declared <= DrainLimit(limit))
         {
             try { await http.Request.Body.CopyToAsync(Stream.Null, http.RequestAborted); }
-            catch (Exception e) when (IsTooLarge(e) || e is IOException or OperationCanceledException) { }
+            catch (Exception e) when (e is IOException or OperationCanceledException) { }
         }
         else
         {
@@ -238,9 +224,6 @@ public static class ServiceApp
         return buffer.ToArray();
     }
 
-    private static bool IsTooLarge(Exception e) =>
-        e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }
-        || (e is InvalidDataException && e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase));
 
     private static bool IsMultipart(HttpRequest request) =>
         request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true;
@@ -253,13 +236,6 @@ public static class ServiceApp
 
     private static PredictionDto ToDto(MLTransfer.Inference.ImagePrediction p, ServedModel model, string? fileName, Stopwatch clock) =>
         new(p.Label, p.Probability, p.TopK, p.Probabilities, ModelVersionDto.From(model), fileName, clock.Elapsed.TotalMilliseconds);
-
-    private static async Task<byte[]> ReadAll(Stream stream, CancellationToken cancel)
-    {
-        using var buffer = new MemoryStream();
-        await stream.CopyToAsync(buffer, cancel);
-        return buffer.ToArray();
-    }
 
     private static Stream Resource(string name) =>
         typeof(ServiceApp).Assembly.GetManifestResourceStream(name)
