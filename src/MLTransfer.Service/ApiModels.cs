@@ -34,7 +34,37 @@ public sealed record ModelInfoDto(
     DateTimeOffset LoadedUtc,
     int Reloads,
     string? LastReloadError,
-    ModelMetadata Metadata);
+    ModelMetadata Metadata)
+{
+    /// <summary>
+    /// Describes the served model. Unless <paramref name="exposePaths"/>, server paths are left out: the model
+    /// is named by its file name, the training data folder and the backbone's origin (which can name local
+    /// folders) are omitted, and the model's folder is cut from the reload error.
+    /// </summary>
+    public static ModelInfoDto From(ReloadingImageClassifier classifier, bool exposePaths)
+    {
+        var m = classifier.Model;
+        if (exposePaths)
+            return new(m.Version, m.Sha256, m.Path, m.LoadedUtc, classifier.Reloads, classifier.LastReloadError, m.Metadata);
+        var backbone = m.Metadata.Backbone;
+        var metadata = m.Metadata with
+        {
+            DataSource = null,
+            BackboneReason = null,
+            Backbone = backbone.Source is { } source && System.IO.Path.IsPathRooted(source) ? backbone with { Source = System.IO.Path.GetFileName(source) } : backbone,
+        };
+        return new(m.Version, m.Sha256, System.IO.Path.GetFileName(m.Path), m.LoadedUtc, classifier.Reloads, HidePaths(classifier.LastReloadError, m.Path), metadata);
+    }
+
+    /// <summary>Replaces the model's folder in an error message by nothing, leaving its file name.</summary>
+    public static string? HidePaths(string? text, string modelPath)
+    {
+        if (text is null)
+            return null;
+        var folder = System.IO.Path.GetDirectoryName(modelPath);
+        return string.IsNullOrEmpty(folder) ? text : text.Replace(folder + System.IO.Path.DirectorySeparatorChar, "").Replace(folder, ".");
+    }
+}
 
 /// <summary>Answer of <c>GET /healthz</c>.</summary>
 public sealed record HealthDto(string Status, string ModelVersion);

@@ -14,7 +14,7 @@ public static class ServiceApp
 {
     /// <summary>Builds the app (the model is loaded here, so a bad model fails before listening).</summary>
     /// <param name="args">Command line: <c>--model</c>, <c>--urls</c>, <c>--max-image-bytes</c>, <c>--max-image-pixels</c>, <c>--max-batch-files</c>,
-    /// <c>--decode-budget-mb</c>, <c>--top-k</c>, <c>--reload-debounce-ms</c>.</param>
+    /// <c>--decode-budget-mb</c>, <c>--top-k</c>, <c>--reload-debounce-ms</c>, <c>--expose-paths</c>.</param>
     /// <exception cref="MLTransferException">No model given, a malformed option, or a model that does not load.</exception>
     public static WebApplication Build(string[] args)
     {
@@ -54,11 +54,7 @@ public static class ServiceApp
         app.MapGet("/", () => Results.Stream(Resource("index.html"), "text/html; charset=utf-8"));
         app.MapGet("/sample.jpg", () => Results.Stream(Resource("sample.jpg"), "image/jpeg"));
         app.MapGet("/healthz", (ReloadingImageClassifier c) => new HealthDto("ok", c.Model.Version));
-        app.MapGet("/model", (ReloadingImageClassifier c) =>
-        {
-            var m = c.Model;
-            return new ModelInfoDto(m.Version, m.Sha256, m.Path, m.LoadedUtc, c.Reloads, c.LastReloadError, m.Metadata);
-        });
+        app.MapGet("/model", (ReloadingImageClassifier c) => ModelInfoDto.From(c, options.ExposePaths));
         app.MapPost("/predict", Predict).DisableAntiforgery();
         app.MapPost("/predict/batch", PredictBatch).DisableAntiforgery();
         return app;

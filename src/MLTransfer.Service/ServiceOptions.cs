@@ -23,6 +23,11 @@ public sealed record ServiceOptions
     public long DecodeBudgetBytes { get; init; } = DecodeBudget.DefaultCapacityBytes;
     /// <summary>Largest image in pixels, from its header (<c>--max-image-pixels</c>); larger ones get 400 before decoding.</summary>
     public long MaxImagePixels { get; init; } = ImageDecodeOptions.DefaultMaxPixels;
+    /// <summary>
+    /// Whether <c>GET /model</c> shows server paths: the model file's folder, the training data folder and
+    /// where the backbone came from (<c>--expose-paths true</c>). Off by default: any client can read it.
+    /// </summary>
+    public bool ExposePaths { get; init; }
     /// <summary>Quiet time after a change of the model file before it is reloaded (<c>--reload-debounce-ms</c>).</summary>
     public TimeSpan ReloadDebounce { get; init; } = TimeSpan.FromMilliseconds(500);
 
@@ -51,7 +56,18 @@ public sealed record ServiceOptions
             ReloadDebounce = TimeSpan.FromMilliseconds(Number(config, "reload-debounce-ms", (long)defaults.ReloadDebounce.TotalMilliseconds)),
             DecodeBudgetBytes = Number(config, "decode-budget-mb", defaults.DecodeBudgetBytes / (1024 * 1024)) * 1024 * 1024,
             MaxImagePixels = Number(config, "max-image-pixels", defaults.MaxImagePixels),
+            ExposePaths = Flag(config, "expose-paths"),
         };
+    }
+
+    private static bool Flag(IConfiguration config, string key)
+    {
+        var text = config[key];
+        if (text is null)
+            return false;
+        if (bool.TryParse(text, out var value))
+            return value;
+        throw new MLTransferException($"--{key} must be true or false, got '{text}'", null, $"Pass --{key} true (a bare --{key} takes the next argument as its value)");
     }
 
     private static long Number(IConfiguration config, string key, long fallback)
