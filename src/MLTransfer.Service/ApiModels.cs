@@ -66,5 +66,10 @@ public sealed record ModelInfoDto(
     }
 }
 
-/// <summary>Answer of <c>GET /healthz</c>.</summary>
-public sealed record HealthDto(string Status, string ModelVersion);
+/// <summary>Answer of <c>GET /healthz</c>, <c>/healthz/ready</c> and <c>/healthz/live</c>.</summary>
+/// <param name="Status"><c>ok</c>, <c>degraded</c> or <c>unhealthy</c>.</param>
+/// <param name="Health">The same as ASP.NET names it: Healthy, Degraded, Unhealthy.</param>
+/// <param name="ModelVersion">The model answering requests (not in the liveness answer).</param>
+/// <param name="Description">Why the status is what it is.</param>
+/// <param name="LastReloadError">While degraded: why the model file on disk could not be used.</param>
+public sealed record HealthDto(string Status, string Health, string? ModelVersion, string? Description, string? LastReloadError);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Features;
 using MLTransfer.Images;
 using MLTransfer.Inference.Hosting;
@@ -23,6 +24,8 @@ public static class ServiceApp
         var options = ServiceOptions.From(builder.Configuration);
         // One log line per request would cost more than a prediction's bookkeeping; errors still show.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // The reloader logs a failed reload once; the health service would warn again at every readiness probe.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Error);
         builder.Services.AddSingleton(options);
         builder.Services.AddImageClassifier(o =>
         {
@@ -32,6 +35,7 @@ public static class ServiceApp
             o.Decode = new ImageDecodeOptions { MaxPixels = options.MaxImagePixels };
         });
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxBatchRequestBytes);
+        builder.Services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [ModelHealthCheck.ReadyTag]);
         builder.Services.ConfigureHttpJsonOptions(j =>
         {
             j.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
@@ -53,7 +57,12 @@ public static class ServiceApp
 
         app.MapGet("/", () => Results.Stream(Resource("index.html"), "text/html; charset=utf-8"));
         app.MapGet("/sample.jpg", () => Results.Stream(Resource("sample.jpg"), "image/jpeg"));
-        app.MapGet("/healthz", (ReloadingImageClassifier c) => new HealthDto("ok", c.Model.Version));
+        // Liveness runs no check: the process answers. Readiness (and /healthz, which clients already poll)
+        // is the model check, 200 while Healthy or Degraded and 503 when Unhealthy.
+        app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = ModelHealthCheck.WriteJson });
+        var ready = new HealthCheckOptions { Predicate = c => c.Tags.Contains(ModelHealthCheck.ReadyTag), ResponseWriter = ModelHealthCheck.WriteJson };
+        app.MapHealthChecks("/healthz/ready", ready);
+        app.MapHealthChecks("/healthz", ready);
         app.MapGet("/model", (ReloadingImageClassifier c) => ModelInfoDto.From(c, options.ExposePaths));
         app.MapPost("/predict", Predict).DisableAntiforgery();
         app.MapPost("/predict/batch", PredictBatch).DisableAntiforgery();

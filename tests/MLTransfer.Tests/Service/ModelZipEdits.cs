@@ -28,6 +28,16 @@ public static class ModelZipEdits
         File.Move(temp, destination, overwrite: true);
     }
 
+    /// <summary>Writes a copy of <paramref name="model"/> without its metadata entry: an ML.NET zip that is not an MLTransfer model.</summary>
+    public static void WithoutMetadata(string model, string destination)
+    {
+        var temp = destination + ".editing";
+        File.Copy(model, temp, overwrite: true);
+        using (var zip = ZipFile.Open(temp, ZipArchiveMode.Update))
+            zip.GetEntry(ModelPackage.MetadataEntry)!.Delete();
+        File.Move(temp, destination, overwrite: true);
+    }
+
     /// <summary>The metadata with its last class name removed: the model gives more scores than there are names.</summary>
     public static void DropLastClassName(JsonObject metadata)
     {

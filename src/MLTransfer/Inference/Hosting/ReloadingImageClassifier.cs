@@ -68,6 +68,9 @@ public sealed class ReloadingImageClassifier : IDisposable
     /// <summary>The limit on decoded pixels in flight, or null when there is none.</summary>
     public DecodeBudget? DecodeBudget { get; }
 
+    /// <summary>True once <see cref="Dispose"/> has run: no model answers any more.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
     /// <summary>The model answering new calls.</summary>
     public ServedModel Model => Volatile.Read(ref _current).Model;
 
