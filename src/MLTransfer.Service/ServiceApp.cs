@@ -24,6 +24,9 @@ public static class ServiceApp
         var options = ServiceOptions.From(builder.Configuration);
         // One log line per request would cost more than a prediction's bookkeeping; errors still show.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // A failed start (e.g. address in use) is reported by Program in one line; the host would also log it
+        // with a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         // The reloader logs a failed reload once; the health service would warn again at every readiness probe.
         builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Error);
         builder.Services.AddSingleton(options);

@@ -48,14 +48,16 @@ public sealed record ServiceOptions
             throw new MLTransferException("No model to serve", null,
                 "Pass --model path/to/model.zip (or set MLTRANSFER_MODEL); train one with 'mltransfer train'");
         var defaults = new ServiceOptions { ModelPath = model };
+        // Upper bounds keep derived sizes (the batch body limit is image bytes × files) far from overflow and
+        // catch a slipped digit before it becomes a limit that protects nothing.
         return defaults with
         {
-            MaxImageBytes = Number(config, "max-image-bytes", defaults.MaxImageBytes),
-            MaxBatchFiles = (int)Number(config, "max-batch-files", defaults.MaxBatchFiles),
-            DefaultTopK = (int)Number(config, "top-k", defaults.DefaultTopK),
-            ReloadDebounce = TimeSpan.FromMilliseconds(Number(config, "reload-debounce-ms", (long)defaults.ReloadDebounce.TotalMilliseconds)),
-            DecodeBudgetBytes = Number(config, "decode-budget-mb", defaults.DecodeBudgetBytes / (1024 * 1024)) * 1024 * 1024,
-            MaxImagePixels = Number(config, "max-image-pixels", defaults.MaxImagePixels),
+            MaxImageBytes = Number(config, "max-image-bytes", defaults.MaxImageBytes, 1L << 30),
+            MaxBatchFiles = (int)Number(config, "max-batch-files", defaults.MaxBatchFiles, 1000),
+            DefaultTopK = (int)Number(config, "top-k", defaults.DefaultTopK, 1000),
+            ReloadDebounce = TimeSpan.FromMilliseconds(Number(config, "reload-debounce-ms", (long)defaults.ReloadDebounce.TotalMilliseconds, 3_600_000)),
+            DecodeBudgetBytes = Number(config, "decode-budget-mb", defaults.DecodeBudgetBytes / (1024 * 1024), 1L << 20) * 1024 * 1024,
+            MaxImagePixels = Number(config, "max-image-pixels", defaults.MaxImagePixels, 1_000_000_000),
             ExposePaths = Flag(config, "expose-paths"),
         };
     }
@@ -70,13 +72,15 @@ public sealed record ServiceOptions
         throw new MLTransferException($"--{key} must be true or false, got '{text}'", null, $"Pass --{key} true (a bare --{key} takes the next argument as its value)");
     }
 
-    private static long Number(IConfiguration config, string key, long fallback)
+    private static long Number(IConfiguration config, string key, long fallback, long max)
     {
         var text = config[key];
         if (text is null)
             return fallback;
-        if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0)
-            return value;
-        throw new MLTransferException($"--{key} must be a positive whole number, got '{text}'", null, $"Pass e.g. --{key} {fallback}");
+        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value <= 0)
+            throw new MLTransferException($"--{key} must be a positive whole number, got '{text}'", null, $"Pass e.g. --{key} {fallback}");
+        if (value > max)
+            throw new MLTransferException($"--{key} must be at most {max}, got {value}", null, $"Pass e.g. --{key} {fallback}");
+        return value;
     }
 }
