@@ -21,6 +21,10 @@ internal sealed class BackboneOptions
 
     public static BackboneOptions Create() => new();
 
+    /// <summary>The backbone file given on the command line, or null when a catalog name (or nothing) was given.</summary>
+    public string? ExplicitFile(ParseResult parse) =>
+        parse.GetValue(_backbone) is { } b && File.Exists(b) ? Path.GetFullPath(b) : null;
+
     public void AddTo(Command command)
     {
         _resize.AcceptOnlyFromAmong("fill", "isocrop", "isopad");

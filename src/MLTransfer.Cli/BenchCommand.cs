@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using MLTransfer.Benchmarks;
+using MLTransfer.Features;
 using MLTransfer.Training;
 
 namespace MLTransfer.Cli;
@@ -11,14 +12,14 @@ internal static class BenchCommand
     public static Command Create()
     {
         var data = new Option<string>("--data") { Description = "Dataset the figures are measured on (class folders or a manifest)", Required = true };
-        var batchSize = new Option<int>("--batch-size") { Description = "Images per backbone call in the extraction", DefaultValueFactory = _ => 8 };
-        var seconds = new Option<double>("--seconds") { Description = "Minimum seconds spent on each throughput figure", DefaultValueFactory = _ => 2.0 };
-        var decodeSamples = new Option<int>("--decode-samples") { Description = "Images decoded for the decode figures", DefaultValueFactory = _ => 100 };
-        var predictSamples = new Option<int>("--predict-samples") { Description = "Single-image predictions timed", DefaultValueFactory = _ => 100 };
-        var copies = new Option<int>("--synthetic-copies") { Description = "Write N augmented copies of --synthetic-source to a temp folder and report memory and speed at 1× and N×" };
+        var batchSize = new Option<int>("--batch-size") { Description = "Images per backbone call in the extraction", DefaultValueFactory = _ => 8 }.Range(1, FeatureExtractionOptions.MaxBatchSize);
+        var seconds = new Option<double>("--seconds") { Description = "Minimum seconds spent on each throughput figure", DefaultValueFactory = _ => 2.0 }.Range(0.01, 3600);
+        var decodeSamples = new Option<int>("--decode-samples") { Description = "Images decoded for the decode figures", DefaultValueFactory = _ => 100 }.Range(1, 1_000_000);
+        var predictSamples = new Option<int>("--predict-samples") { Description = "Single-image predictions timed", DefaultValueFactory = _ => 100 }.Range(1, 1_000_000);
+        var copies = new Option<int>("--synthetic-copies") { Description = "Write N augmented copies of --synthetic-source to a temp folder and report memory and speed at 1× and N×" }.Range(0, 1000);
         var sources = new Option<string[]>("--synthetic-source") { Description = "Dataset copied by --synthetic-copies (repeatable) [default: --data]" };
         var compareRandom = new Option<bool>("--compare-random") { Description = "Also train on a random-weight copy of the backbone and compare accuracy" };
-        var seed = new Option<int>("--seed") { Description = "Seed of the split, trainer, synthetic crops and random weights", DefaultValueFactory = _ => 42 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the split, trainer, synthetic crops and random weights", DefaultValueFactory = _ => 42 }.Range(int.MinValue, int.MaxValue);
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };
         var backbone = BackboneOptions.Create();
         var command = new Command("bench", "Measure decode, backbone, extraction, training and prediction speed and peak memory on a dataset")

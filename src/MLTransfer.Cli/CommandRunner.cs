@@ -16,9 +16,16 @@ internal static class CommandRunner
         {
             return Fail(json, e.Message);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (Cancellation.Token.IsCancellationRequested)
         {
-            return Fail(json, "Cancelled; finished feature batches are cached and a rerun continues from there");
+            Fail(json, "Cancelled; finished feature batches are cached and a rerun continues from there");
+            return Cancellation.ExitCode;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException && Environment.GetEnvironmentVariable("MLTRANSFER_DEBUG") != "1")
+        {
+            // Every expected failure is an MLTransferException; this is a bug or an unforeseen environment
+            // problem. One line still beats a stack trace, and the variable brings the trace back.
+            return Fail(json, $"unexpected {e.GetType().Name}: {e.Message.Split('\n')[0]} (set MLTRANSFER_DEBUG=1 for the stack trace, and please report it)");
         }
     }
 

@@ -12,11 +12,13 @@ internal static class ExportCommand
         var model = new Option<string>("--model", "-m") { Description = "Model zip (from 'mltransfer train' or a TransferImageClassification pipeline)", Required = true };
         var onnx = new Option<string>("--onnx") { Description = "ONNX file to write", Required = true };
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };
-        var command = new Command("export", "Write the model as one ONNX file: raw pixels [N,3,H,W] in, softmax probabilities out, class names in metadata") { model, onnx, json };
+        var force = new Option<bool>("--force") { Description = "Replace an existing file even if it is not an MLTransfer export (never the model being read)" };
+        var command = new Command("export", "Write the model as one ONNX file: raw pixels [N,3,H,W] in, softmax probabilities out, class names in metadata") { model, onnx, json, force };
         command.SetAction(parse => CommandRunner.Run(parse.GetValue(json), () =>
         {
-            var bytes = FusedOnnxExporter.Export(parse.GetValue(model)!);
             var target = parse.GetValue(onnx)!;
+            OutputGuard.Check(target, OutputKind.Onnx, [parse.GetValue(model)], parse.GetValue(force));
+            var bytes = FusedOnnxExporter.Export(parse.GetValue(model)!);
             ModelPackage.WriteAtomically(target, temp => File.WriteAllBytes(temp, bytes));
             if (parse.GetValue(json))
                 CommandRunner.WriteJson(new { onnx = Path.GetFullPath(target), bytes = bytes.Length, input = PreparedBackbone.InputName, output = FusedOnnxExporter.OutputName });

@@ -15,13 +15,13 @@ internal static class FineTuneCommand
     public static Command Create()
     {
         var defaults = new FineTuningOptions();
-        var unfreeze = new Option<int>("--unfreeze") { Description = "Conv layers, counted back from the feature tensor, to retrain (the cut moves down to keep a residual block whole)", DefaultValueFactory = _ => defaults.Unfreeze };
-        var epochs = new Option<int>("--epochs") { Description = "Maximum epochs (early stopping keeps the best one: on validation, or by cross-validation on train when validation is the held-out set)", DefaultValueFactory = _ => defaults.MaxEpochs };
-        var patience = new Option<int>("--patience") { Description = "Epochs without improvement before stopping", DefaultValueFactory = _ => defaults.Patience };
-        var lr = new Option<float>("--lr") { Description = "Adam learning rate of the head", DefaultValueFactory = _ => defaults.LearningRate };
-        var backboneLr = new Option<float>("--backbone-lr-factor") { Description = "Backbone learning rate as a fraction of --lr", DefaultValueFactory = _ => defaults.BackboneLearningRateFactor };
-        var folds = new Option<int>("--selection-folds") { Description = "Without a test split (validation is the held-out set): folds of the cross-validation on the training images that chooses the epoch count (below 2: carve 15% of them instead)", DefaultValueFactory = _ => defaults.SelectionFolds };
-        var batch = new Option<int>("--batch-size") { Description = "Images per training step", DefaultValueFactory = _ => defaults.BatchSize };
+        var unfreeze = new Option<int>("--unfreeze") { Description = "Conv layers, counted back from the feature tensor, to retrain (the cut moves down to keep a residual block whole)", DefaultValueFactory = _ => defaults.Unfreeze }.Range(1, 10_000);
+        var epochs = new Option<int>("--epochs") { Description = "Maximum epochs (early stopping keeps the best one: on validation, or by cross-validation on train when validation is the held-out set)", DefaultValueFactory = _ => defaults.MaxEpochs }.Range(0, 100_000);
+        var patience = new Option<int>("--patience") { Description = "Epochs without improvement before stopping", DefaultValueFactory = _ => defaults.Patience }.Range(1, 100_000);
+        var lr = new Option<float>("--lr") { Description = "Adam learning rate of the head", DefaultValueFactory = _ => defaults.LearningRate }.Positive();
+        var backboneLr = new Option<float>("--backbone-lr-factor") { Description = "Backbone learning rate as a fraction of --lr", DefaultValueFactory = _ => defaults.BackboneLearningRateFactor }.NonNegative();
+        var folds = new Option<int>("--selection-folds") { Description = "Without a test split (validation is the held-out set): folds of the cross-validation on the training images that chooses the epoch count (below 2: carve 15% of them instead)", DefaultValueFactory = _ => defaults.SelectionFolds }.Range(0, 100);
+        var batch = new Option<int>("--batch-size") { Description = "Images per training step", DefaultValueFactory = _ => defaults.BatchSize }.Range(1, 4096);
         var run = new RunOptions("-finetuned", "activation");
 
         var command = new Command("finetune", "Train a classifier and retrain the last layers of the backbone with it (discriminative learning rates, early stopping)")
@@ -35,6 +35,7 @@ internal static class FineTuneCommand
             return CommandRunner.Run(asJson, () =>
             {
                 var outputPath = run.OutputPath(parse);
+                run.CheckOutputs(parse);
                 var progress = new ConsoleProgress(run.Silent(parse));
                 var transfer = run.Apply(parse, progress);
                 using var result = FineTuner.Run(parse.GetValue(run.Data)!, defaults with
@@ -47,9 +48,10 @@ internal static class FineTuneCommand
                     BackboneLearningRateFactor = parse.GetValue(backboneLr),
                     BatchSize = parse.GetValue(batch),
                     SelectionFolds = parse.GetValue(folds),
-                });
+                }, Cancellation.Token);
                 progress.Complete();
-                var metricsPath = RunOptions.Save(result.Model, outputPath);
+                Cancellation.Token.ThrowIfCancellationRequested();
+                var metricsPath = run.Save(parse, result.Model, outputPath);
                 if (asJson)
                 {
                     CommandRunner.WriteJson(new { model = Path.GetFullPath(outputPath), metrics = Path.GetFullPath(metricsPath), fineTuning = result.Report, report = result.Model.Report, metadata = result.Model.Metadata });

@@ -11,7 +11,7 @@ internal static class PredictCommand
     public static Command Create()
     {
         var model = new Option<string>("--model", "-m") { Description = "Model zip written by 'mltransfer train'", Required = true };
-        var top = new Option<int>("--top") { Description = "Classes listed per image", DefaultValueFactory = _ => 3 };
+        var top = new Option<int>("--top") { Description = "Classes listed per image", DefaultValueFactory = _ => 3 }.Range(1, 100_000);
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };
         var images = new Argument<string[]>("images") { Description = "Image files", Arity = ArgumentArity.OneOrMore };
         var command = new Command("predict", "Classify images with a saved model") { model, top, json, images };

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using MLTransfer.Cli;
 
-// Exit codes: 0 success, 1 failure (bad data, missing backbone, ...), 2 usage error.
+// Exit codes: 0 success, 1 failure (bad data, missing backbone, ...), 2 usage error, 130/143 stopped by Ctrl-C/SIGTERM.
 var root = new RootCommand("mltransfer — transfer learning for image classification on ML.NET and ONNX Runtime")
 {
     TrainCommand.Create(),
@@ -13,10 +13,15 @@ var root = new RootCommand("mltransfer — transfer learning for image classific
     ExportCommand.Create(),
     BenchCommand.Create(),
 };
+Cancellation.Install();
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
-    parse.Invoke();
+    // One line per problem and a pointer to the help, rather than the whole help around the one useful line.
+    foreach (var error in parse.Errors)
+        Console.Error.WriteLine($"error: {error.Message}");
+    var command = string.Join(' ', parse.CommandResult.Command.Name == root.Name ? [] : new[] { parse.CommandResult.Command.Name });
+    Console.Error.WriteLine($"Run 'mltransfer {(command.Length > 0 ? command + " " : "")}--help' for usage.");
     return ExitCodes.Usage;
 }
 return parse.Invoke();

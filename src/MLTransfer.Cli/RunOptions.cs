@@ -2,6 +2,7 @@ using System.CommandLine;
 using MLTransfer.Evaluation;
 using MLTransfer.Export;
 using MLTransfer.Features;
+using MLTransfer.Reporting;
 using MLTransfer.Training;
 
 namespace MLTransfer.Cli;
@@ -13,10 +14,11 @@ namespace MLTransfer.Cli;
 internal sealed class RunOptions(string outputSuffix, string workspaceContent)
 {
     public Option<string> Data { get; } = new("--data") { Description = "Dataset: a folder with one sub-folder per class (or train/ val/ [test/] folders), or a CSV/TSV manifest (path,label)", Required = true };
-    public Option<string?> Output { get; } = new("--output", "-o") { Description = $"Model zip to write [default: models/<data folder name>{outputSuffix}.zip]" };
-    public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the split and the trainer", DefaultValueFactory = _ => 42 };
-    public Option<double> TestFraction { get; } = new("--test-fraction") { Description = "Fraction of each class held out for testing", DefaultValueFactory = _ => 0.15 };
-    public Option<double> ValidationFraction { get; } = new("--validation-fraction") { Description = "Fraction of each class held out for validation", DefaultValueFactory = _ => 0.15 };
+    public Option<string?> Output { get; } = new Option<string?>("--output", "-o") { Description = $"Model zip to write [default: models/<data folder name>{outputSuffix}.zip]" }.NotEmpty();
+    public Option<bool> Force { get; } = new("--force") { Description = "Replace an existing output file even if it is not an MLTransfer model (outputs never replace the run's inputs)" };
+    public Option<int> Seed { get; } = new Option<int>("--seed") { Description = "Seed of the split and the trainer", DefaultValueFactory = _ => 42 }.Range(int.MinValue, int.MaxValue);
+    public Option<double> TestFraction { get; } = new Option<double>("--test-fraction") { Description = "Fraction of each class held out for testing", DefaultValueFactory = _ => 0.15 }.Range(0, 1);
+    public Option<double> ValidationFraction { get; } = new Option<double>("--validation-fraction") { Description = "Fraction of each class held out for validation", DefaultValueFactory = _ => 0.15 }.Range(0, 1);
     public Option<string?> Workspace { get; } = new("--workspace") { Description = $"Folder for the {workspaceContent} cache [default: ~/.cache/mltransfer/workspace]" };
     public Option<bool> NoCache { get; } = new("--no-cache") { Description = $"Neither read nor write cached {workspaceContent}" };
     public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON document instead of text" };
@@ -25,7 +27,7 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Data, Output, Seed, TestFraction, ValidationFraction, Workspace, NoCache, Json, Quiet })
+        foreach (var o in new Option[] { Data, Output, Force, Seed, TestFraction, ValidationFraction, Workspace, NoCache, Json, Quiet })
             command.Options.Add(o);
         Backbone.AddTo(command);
     }
@@ -35,6 +37,21 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
 
     public string OutputPath(ParseResult parse) =>
         parse.GetValue(Output) ?? Path.Combine("models", DefaultModelName(parse.GetValue(Data)!) + outputSuffix + ".zip");
+
+    /// <summary>
+    /// Refuses, before any work, outputs that would land on the run's inputs or replace a foreign file; the
+    /// same checks run again when the files are written, against everything the run actually read.
+    /// </summary>
+    public void CheckOutputs(ParseResult parse, string? reportDir = null)
+    {
+        var inputs = OutputGuard.InputsOf(parse.GetValue(Data)!).Append(Backbone.ExplicitFile(parse)).ToList();
+        var force = parse.GetValue(Force);
+        var output = OutputPath(parse);
+        OutputGuard.Check(output, OutputKind.ModelZip, inputs, force);
+        OutputGuard.Check(MetricsPath(output), OutputKind.MetricsJson, inputs, force);
+        if (reportDir is not null)
+            OutputGuard.Check(HtmlReportWriter.PathIn(reportDir), OutputKind.HtmlReport, inputs, force);
+    }
 
     /// <summary>Library options from the shared flags; the caller adds its own.</summary>
     public TransferLearningOptions Apply(ParseResult parse, ConsoleProgress progress, FeatureExtractionOptions? extraction = null)
@@ -56,14 +73,25 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
         });
     }
 
-    /// <summary>Saves the model zip and its metrics JSON beside it; returns the metrics path.</summary>
-    public static string Save(TrainedModel model, string outputPath)
+    /// <summary>Saves the model zip and its metrics JSON beside it (neither onto the run's inputs); returns the metrics path.</summary>
+    public string Save(ParseResult parse, TrainedModel model, string outputPath)
     {
-        model.Save(outputPath);
-        var metricsPath = Path.ChangeExtension(outputPath, ".metrics.json");
+        var force = parse.GetValue(Force);
+        var metricsPath = MetricsPath(outputPath);
+        OutputGuard.Check(metricsPath, OutputKind.MetricsJson, model.Inputs, force);
+        model.Save(outputPath, force);
         ModelPackage.WriteAtomically(metricsPath, temp => MetricsJson.WriteFile(temp, model.Report));
         return metricsPath;
     }
+
+    /// <summary>Writes the HTML report of a run into <paramref name="dir"/> (not into its inputs).</summary>
+    public string WriteReport(ParseResult parse, TrainedModel model, string dir)
+    {
+        OutputGuard.Check(HtmlReportWriter.PathIn(dir), OutputKind.HtmlReport, model.Inputs, parse.GetValue(Force));
+        return HtmlReportWriter.Write(dir, ReportContentFactory.FromTraining(model));
+    }
+
+    private static string MetricsPath(string outputPath) => Path.ChangeExtension(outputPath, ".metrics.json");
 
     private static string DefaultModelName(string dataPath)
     {

@@ -17,9 +17,10 @@ internal static class TrainCommand
         var run = new RunOptions("", "feature");
         var head = new Option<string>("--head") { Description = "Head trainer: lbfgs or sdca", DefaultValueFactory = _ => "lbfgs" };
         head.AcceptOnlyFromAmong("lbfgs", "sdca");
-        var l2 = new Option<float?>("--l2") { Description = "L2 regularisation of the head [default: trainer's]" };
-        var l1 = new Option<float?>("--l1") { Description = "L1 regularisation of the head [default: trainer's]" };
-        var batchSize = new Option<int>("--batch-size") { Description = "Images per backbone call", DefaultValueFactory = _ => new FeatureExtractionOptions().BatchSize };
+        var l2 = new Option<float?>("--l2") { Description = "L2 regularisation of the head [default: trainer's]" }.NonNegative();
+        var l1 = new Option<float?>("--l1") { Description = "L1 regularisation of the head [default: trainer's]" }.NonNegative();
+        var batchSize = new Option<int>("--batch-size") { Description = "Images per backbone call", DefaultValueFactory = _ => new FeatureExtractionOptions().BatchSize }
+            .Range(1, FeatureExtractionOptions.MaxBatchSize);
         var report = new Option<string?>("--report") { Description = "Also write a self-contained HTML report (report.html) into this folder" };
 
         var command = new Command("train", "Train a classifier on a folder of labelled images and save it as a model zip")
@@ -33,6 +34,7 @@ internal static class TrainCommand
             return CommandRunner.Run(asJson, () =>
             {
                 var outputPath = run.OutputPath(parse);
+                run.CheckOutputs(parse, parse.GetValue(report));
                 var progress = new ConsoleProgress(run.Silent(parse));
                 var options = run.Apply(parse, progress, new FeatureExtractionOptions { BatchSize = parse.GetValue(batchSize) }) with
                 {
@@ -40,10 +42,11 @@ internal static class TrainCommand
                     L2Regularization = parse.GetValue(l2),
                     L1Regularization = parse.GetValue(l1),
                 };
-                using var model = TransferLearner.Train(parse.GetValue(run.Data)!, options);
+                using var model = TransferLearner.Train(parse.GetValue(run.Data)!, options, Cancellation.Token);
                 progress.Complete();
-                var metricsPath = RunOptions.Save(model, outputPath);
-                var reportPath = parse.GetValue(report) is { } reportDir ? HtmlReportWriter.Write(reportDir, ReportContentFactory.FromTraining(model)) : null;
+                Cancellation.Token.ThrowIfCancellationRequested();
+                var metricsPath = run.Save(parse, model, outputPath);
+                var reportPath = parse.GetValue(report) is { } reportDir ? run.WriteReport(parse, model, reportDir) : null;
                 if (asJson)
                 {
                     CommandRunner.WriteJson(new { model = Path.GetFullPath(outputPath), metrics = Path.GetFullPath(metricsPath), htmlReport = reportPath, report = model.Report, metadata = model.Metadata });

@@ -167,6 +167,9 @@ public static class BackboneGraph
             $"output '{PreparedBackbone.OutputName}' = Flatten('{feature.FeatureTensor}') [{OnnxShapes.Format(batch)},{feature.FeatureSize}]" +
             (feature.UserSpecified ? " (user-specified tensor)" : $" (input of {feature.ClassifierOpType} '{feature.ClassifierNode}')"));
 
+        new PreparationStamp(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(onnxBytes)), desc.InputWidth, desc.InputHeight,
+            desc.ResizeMode, desc.ChannelOrder, desc.Mean, desc.Std, feature.FeatureSize!.Value).WriteTo(model);
+
         return new PreparedBackbone(desc with { FeatureTensor = feature.FeatureTensor, FeatureSize = feature.FeatureSize }, model.ToByteArray(), feature, feature.FeatureSize!.Value,
             desc.InputWidth, desc.InputHeight, desc.ChannelOrder, input.Name);
     }
@@ -199,6 +202,8 @@ public static class BackboneGraph
         var input = graph.Input.First(i => i.Name == PreparedBackbone.InputName);
         var dims = input.Type.TensorType.Shape.Dim;
         (dims[2], dims[3]) = (OnnxShapes.Dim(factor * prepared.InputHeight), OnnxShapes.Dim(factor * prepared.InputWidth));
+        if (PreparationStamp.Read(model, prepared.Description.Name) is { } stamp)
+            (stamp with { InputWidth = factor * prepared.InputWidth, InputHeight = factor * prepared.InputHeight }).WriteTo(model);
         return prepared with { OnnxBytes = model.ToByteArray(), InputWidth = factor * prepared.InputWidth, InputHeight = factor * prepared.InputHeight };
     }
 

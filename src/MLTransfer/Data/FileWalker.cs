@@ -146,7 +146,7 @@ internal sealed class FileWalker
             // Checked before opening: a FIFO or device also reports size 0, and opening one could block forever.
             if (target.Length == 0)
             {
-                Skipped.Add(new SkippedFile(file.FullName, "empty file"));
+                Skipped.Add(new SkippedFile(file.FullName, "empty file (or not a regular file)"));
                 return null;
             }
             // Opening (without reading) catches permission problems now, while we can still say which file it was.

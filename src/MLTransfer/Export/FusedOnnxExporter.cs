@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -28,13 +26,18 @@ public static class FusedOnnxExporter
     /// <summary>Name of the fused model's probabilities output.</summary>
     public const string OutputName = "probabilities";
 
+    /// <summary>Key of the <c>metadata_props</c> entry that marks a fused export (and says what its input and output are).</summary>
+    public const string FusedMetadataKey = "mltransfer.fused";
+
     /// <summary>Builds the fused ONNX model of a model zip.</summary>
     /// <exception cref="MLTransferException">The zip is missing, damaged, or has no backbone or head this exporter understands.</exception>
     public static byte[] Export(string modelZip)
     {
-        if (!File.Exists(modelZip))
-            throw new MLTransferException("Model file not found", modelZip, "Check the path");
-        var graphs = ReadEmbeddedGraphs(modelZip);
+        // The zip is untrusted: checked in full (with its metadata against the backbone, when it has metadata).
+        var metadata = ModelZipReader.LooksLikeModelZip(modelZip) ? ModelZipReader.Verify(modelZip) : null;
+        if (metadata is null)
+            ModelZipReader.VerifyChecksums(modelZip);
+        var graphs = ModelZipReader.ReadEmbeddedGraphs(modelZip);
         var backbone = graphs.FirstOrDefault(g => g.Graph.Input.Any(i => i.Name == PreparedBackbone.InputName))
             ?? throw new MLTransferException("The zip contains no MLTransfer backbone graph", modelZip, "Export a model trained by MLTransfer");
         var head = graphs.FirstOrDefault(g => g.MetadataProps.Any(p => p.Key == OnnxHeadExporter.HeadMetadataKey));
@@ -45,10 +48,10 @@ public static class FusedOnnxExporter
         }
         else
         {
-            var (layers, classNames) = ReadLinearHead(modelZip);
+            var (layers, classNames) = ReadLinearHead(modelZip, metadata);
             headModel = OnnxHeadExporter.BuildModel(layers, 1f, classNames, "lbfgs-maximum-entropy");
         }
-        return OnnxModelIO.Serialize(Fuse(backbone, headModel, TryReadMetadata(modelZip)));
+        return OnnxModelIO.Serialize(Fuse(backbone, headModel, metadata));
     }
 
     /// <summary>Appends the head's nodes to the backbone graph and makes the probabilities the only output.</summary>
@@ -88,7 +91,7 @@ public static class FusedOnnxExporter
         }
         foreach (var p in head.MetadataProps)
             Put(p.Key, p.Value);
-        Put("mltransfer.fused", $"input '{PreparedBackbone.InputName}' raw 0..255 planar pixels [N,3,H,W]; output '{OutputName}' softmax probabilities [N,K] in the order of mltransfer.class_names");
+        Put(FusedMetadataKey, $"input '{PreparedBackbone.InputName}' raw 0..255 planar pixels [N,3,H,W]; output '{OutputName}' softmax probabilities [N,K] in the order of mltransfer.class_names");
         if (metadata is not null)
         {
             Put("mltransfer.backbone", JsonSerializer.Serialize(metadata.Backbone, ModelPackage.JsonOptions));
@@ -97,41 +100,9 @@ public static class FusedOnnxExporter
         return fused;
     }
 
-    /// <summary>Every ONNX graph ML.NET embedded in the zip.</summary>
-    internal static List<ModelProto> ReadEmbeddedGraphs(string modelZip)
+    private static (IReadOnlyList<DenseLayer> Layers, IReadOnlyList<string> ClassNames) ReadLinearHead(string modelZip, ModelMetadata? metadata)
     {
-        var result = new List<ModelProto>();
-        try
-        {
-            using var zip = ZipFile.OpenRead(modelZip);
-            foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel"))
-            {
-                using var stream = entry.Open();
-                using var buffer = new MemoryStream();
-                stream.CopyTo(buffer);
-                var bytes = buffer.ToArray();
-                // ML.NET's WriteByteArray: int32 length, then the bytes.
-                if (bytes.Length < 4 || BinaryPrimitives.ReadInt32LittleEndian(bytes) != bytes.Length - 4)
-                    continue;
-                result.Add(OnnxModelIO.Parse(bytes[4..], $"{modelZip}:{entry.FullName}"));
-            }
-        }
-        catch (InvalidDataException e)
-        {
-            throw new MLTransferException($"The model zip is damaged: {e.Message}", modelZip, "Retrain the model or copy it again", e);
-        }
-        return result;
-    }
-
-    private static ModelMetadata? TryReadMetadata(string modelZip)
-    {
-        try { return ModelPackage.ReadMetadata(modelZip); }
-        catch (MLTransferException) { return null; }
-    }
-
-    private static (IReadOnlyList<DenseLayer> Layers, IReadOnlyList<string> ClassNames) ReadLinearHead(string modelZip)
-    {
-        var ml = new MLContext();
+        var ml = ProcessTemp.NewMLContext();
         ITransformer model;
         using (var stream = File.OpenRead(modelZip))
             model = ml.Model.Load(stream, out _);
@@ -148,7 +119,7 @@ public static class FusedOnnxExporter
         for (var k = 0; k < classes; k++)
             weights[k].DenseValues().ToArray().CopyTo(layer.Row(k));
         biases.CopyTo(layer.Bias, 0);
-        var names = TryReadMetadata(modelZip)?.ClassNames
+        var names = metadata?.ClassNames
             ?? Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
         return ([layer], names);
     }

@@ -41,16 +41,20 @@ public static class ModelPackage
         });
     }
 
-    /// <summary>Writes a file through a temporary sibling and a rename, so readers never see a partial file.</summary>
+    /// <summary>
+    /// Writes a file through a temporary sibling and a rename, so readers never see a partial file. Temporary
+    /// siblings that a killed earlier run left beside <paramref name="path"/> are deleted first.
+    /// </summary>
     /// <exception cref="MLTransferException">The folder cannot be written; the previous file is left intact.</exception>
     public static void WriteAtomically(string path, Action<string> write)
     {
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
-        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        var temp = ProcessTemp.SiblingFor(full);
         try
         {
             Directory.CreateDirectory(dir);
+            ProcessTemp.SweepSiblings(full);
             write(temp);
             File.Move(temp, full, overwrite: true);
         }
@@ -67,52 +71,30 @@ public static class ModelPackage
         }
     }
 
-    /// <summary>Loads a model zip and its metadata.</summary>
-    /// <exception cref="MLTransferException">The file is missing, not a model zip, truncated, or from a newer version.</exception>
+    /// <summary>
+    /// Loads a model zip and its metadata. The zip is untrusted input: its sizes, checksums and metadata are
+    /// verified, and the metadata is checked against the embedded backbone, before ML.NET reads it.
+    /// </summary>
+    /// <exception cref="MLTransferException">The file is missing, damaged, altered, or from a newer version.</exception>
     public static (ITransformer Model, ModelMetadata Metadata) Load(MLContext ml, string path)
     {
-        var metadata = ReadMetadata(path);
+        var metadata = ModelZipReader.Verify(path);
         try
         {
-            using var stream = File.OpenRead(path);
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
             var model = ml.Model.Load(stream, out _);
             return (model, metadata);
         }
-        catch (Exception e) when (e is not MLTransferException)
+        catch (Exception e) when (e is not MLTransferException and not OutOfMemoryException)
         {
-            throw new MLTransferException($"The model zip could not be loaded by ML.NET: {e.Message}", path,
+            throw new MLTransferException($"The model zip could not be loaded by ML.NET: {e.Message.Split('\n')[0]}", path,
                 "The file is damaged or was not written by a compatible version; retrain or copy it again", e);
         }
     }
 
-    /// <summary>Reads only the metadata of a model zip.</summary>
-    public static ModelMetadata ReadMetadata(string path)
-    {
-        if (!File.Exists(path))
-            throw new MLTransferException("Model file not found", path, "Check the path, or train a model first with 'mltransfer train'");
-        ModelMetadata? metadata;
-        try
-        {
-            using var zip = ZipFile.OpenRead(path);
-            var entry = zip.GetEntry(MetadataEntry)
-                ?? throw new MLTransferException("The zip is not an MLTransfer model (it has no MLTransfer/metadata.json)", path,
-                    "Pass a model written by 'mltransfer train' or 'finetune'; a zip saved from the TransferImageClassification estimator loads with mlContext.Model.Load, or becomes one ONNX file with 'mltransfer export'");
-            using var stream = entry.Open();
-            using var doc = JsonDocument.Parse(stream);
-            var version = doc.RootElement.TryGetProperty("formatVersion", out var v) && v.TryGetInt32(out var n) ? n : 0;
-            if (version > CurrentFormatVersion)
-                throw new MLTransferException($"The model uses format version {version}, newer than this MLTransfer supports ({CurrentFormatVersion})", path,
-                    "Upgrade MLTransfer to load it");
-            if (version < 1)
-                throw new MLTransferException("The model's metadata has no valid format version", path, "Retrain the model");
-            metadata = doc.RootElement.Deserialize<ModelMetadata>(JsonOptions);
-        }
-        catch (Exception e) when (e is InvalidDataException or JsonException or IOException or NotSupportedException)
-        {
-            throw new MLTransferException($"The model file is damaged or truncated: {e.Message}", path, "Retrain the model or copy it again", e);
-        }
-        return metadata ?? throw new MLTransferException("The model's metadata is empty", path, "Retrain the model");
-    }
+    /// <summary>Reads only the metadata of a model zip (size-checked and validated; the rest of the zip is not read).</summary>
+    /// <exception cref="MLTransferException">Not a readable MLTransfer model zip, or invalid metadata.</exception>
+    public static ModelMetadata ReadMetadata(string path) => ModelZipReader.ReadMetadata(path);
 
     private static void TryDelete(string path)
     {

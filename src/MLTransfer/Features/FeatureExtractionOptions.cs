@@ -5,6 +5,9 @@ namespace MLTransfer.Features;
 /// <summary>How feature extraction runs.</summary>
 public sealed record FeatureExtractionOptions
 {
+    /// <summary>Largest <see cref="BatchSize"/> accepted: beyond it the input tensor alone outgrows memory.</summary>
+    public const int MaxBatchSize = 1024;
+
     /// <summary>
     /// Images per ONNX Runtime call. Small batches keep the activations in cache: on 2 cores MobileNetV2 ran
     /// 408 images/s at batch 8 against 336 at batch 32, and batch 32 grew ONNX Runtime's arena to ~800 MB.
@@ -25,6 +28,14 @@ public sealed record FeatureExtractionOptions
     public ImageDecodeOptions Decode { get; init; } = ImageDecodeOptions.Default;
     /// <summary>Receives progress after each batch.</summary>
     public IProgress<ExtractionProgress>? Progress { get; init; }
+
+    /// <summary>The first setting out of range, or null when all are valid.</summary>
+    internal string? Problem() =>
+        BatchSize is < 1 or > MaxBatchSize ? $"BatchSize must be from 1 to {MaxBatchSize}, not {BatchSize}"
+        : DecodeThreads is < 0 or > 1024 ? $"DecodeThreads must be from 0 (one per core) to 1024, not {DecodeThreads}"
+        : InferenceThreads is < 0 or > 1024 ? $"InferenceThreads must be from 0 (one per core) to 1024, not {InferenceThreads}"
+        : DecoderNiceness is < 0 or > 19 ? $"DecoderNiceness must be from 0 to 19, not {DecoderNiceness}"
+        : null;
 }
 
 /// <summary>Progress of a feature extraction.</summary>

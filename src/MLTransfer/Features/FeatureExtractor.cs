@@ -102,11 +102,11 @@ public static class FeatureExtractor
             byte[] bytes;
             try
             {
-                bytes = File.ReadAllBytes(path);
+                bytes = ImageDecoder.ReadFile(path, options.Decode);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (ImageDecodeException e)
             {
-                lock (gate) skipped.Add(new SkippedFile(path, e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : $"cannot read file: {e.Message}"));
+                lock (gate) skipped.Add(new SkippedFile(path, e.Reason));
                 return null;
             }
             var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));

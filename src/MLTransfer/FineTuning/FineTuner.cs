@@ -38,6 +38,7 @@ public static class FineTuner
     {
         options ??= new FineTuningOptions();
         Validate(options);
+        options.Transfer.Validate();
         var t = options.Transfer;
         var log = t.Log ?? (_ => { });
         var total = Stopwatch.StartNew();
@@ -83,7 +84,7 @@ public static class FineTuner
         List<float[]> Cut(IReadOnlyList<LabeledImage> images) => images.Select(i => extraction.Features[i.Path]).ToList();
 
         // The frozen baseline: the same features the head-only path sees, the same head trainer, the same split.
-        var ml = new MLContext(t.Seed);
+        var ml = ProcessTemp.NewMLContext(t.Seed);
         var frozenFeatures = Features(network, Cut(train), cutShape);
         var frozenHead = HeadTrainer.Fit(ml, classes, frozenFeatures, Labels(train), t.Head, t.L2Regularization, t.L1Regularization);
         ClassificationMetrics? Evaluate(ITransformer head, IReadOnlyList<LabeledImage> images, out float[][] scores)
@@ -216,10 +217,7 @@ public static class FineTuner
 
         var note = $"fine-tuned by MLTransfer: {plan}; best epoch {best.Epoch} of {epochs.Count - 1}; learning rate {options.LearningRate.ToString(CultureInfo.InvariantCulture)} (backbone ×{options.BackboneLearningRateFactor.ToString(CultureInfo.InvariantCulture)})";
         var tuned = prepared with { OnnxBytes = OnnxBlock.WriteBack(prepared.OnnxBytes, network, note, where) };
-        var tempDir = Directory.CreateTempSubdirectory("mltransfer-finetune-").FullName;
-        var onnxFile = Path.Combine(tempDir, "backbone.onnx");
-        File.WriteAllBytes(onnxFile, tuned.OnnxBytes);
-        var model = ModelPipeline.FitFeaturizer(ml, tuned, onnxFile).Append(finalHead);
+        var model = ModelPipeline.FitFeaturizer(ml, tuned).Append(finalHead);
 
         var (heldOut, heldOutScores) = test.Count > 0 ? (test, testScores) : (validation, validationScores);
         var counts = RunSummary.Counts(classes, train, validation, test);
@@ -268,7 +266,7 @@ public static class FineTuner
             HeadWarmupTime = warmClock.Elapsed,
             FineTuningTime = tuneClock.Elapsed,
         };
-        return new FineTuningResult(new TrainedModel(ml, model, metadata, report with { TotalTime = total.Elapsed }, tempDir),
+        return new FineTuningResult(new TrainedModel(ml, model, metadata, report with { TotalTime = total.Elapsed }, TransferLearner.RunInputs(dataset, resolved)),
             fineTuning, tuned, frozenPart, network, finalHead, cutShape);
     }
 

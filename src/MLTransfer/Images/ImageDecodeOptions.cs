@@ -12,6 +12,12 @@ public sealed record ImageDecodeOptions
     /// </summary>
     public long MaxPixels { get; init; } = DefaultMaxPixels;
 
+    /// <summary>Default limit on an encoded image file: far above any camera photo.</summary>
+    public const long DefaultMaxFileBytes = 256L << 20;
+
+    /// <summary>Image files larger than this are refused before they are read.</summary>
+    public long MaxFileBytes { get; init; } = DefaultMaxFileBytes;
+
     /// <summary>Shared default instance.</summary>
     public static ImageDecodeOptions Default { get; } = new();
 }

@@ -26,15 +26,34 @@ public static class ImageDecoder
     /// <param name="view">Augmentation transform, or null for the image as it is (the prediction path).</param>
     public static DecodedImage DecodeFile(string path, int width, int height, ResizeMode mode, ImageDecodeOptions? options = null, ImageView? view = null)
     {
-        return Decode(ReadFile(path), width, height, mode, options, path, view);
+        options ??= ImageDecodeOptions.Default;
+        return Decode(ReadFile(path, options), width, height, mode, options, path, view);
     }
 
-    /// <summary>Reads an image file's bytes, reporting a missing or unreadable file as an <see cref="ImageDecodeException"/>.</summary>
-    internal static byte[] ReadFile(string path)
+    /// <summary>
+    /// Reads an image file after checking what it is: a folder, a FIFO or device (which report size 0 and could
+    /// block or never end), or a file over <see cref="ImageDecodeOptions.MaxFileBytes"/> is refused unread.
+    /// </summary>
+    /// <exception cref="ImageDecodeException">Missing, not a regular file, too large, or unreadable.</exception>
+    public static byte[] ReadFile(string path, ImageDecodeOptions? options = null)
     {
+        options ??= ImageDecodeOptions.Default;
         try
         {
-            return File.ReadAllBytes(path);
+            if (Directory.Exists(path))
+                throw new ImageDecodeException("is a folder, not an image file", path);
+            var info = new FileInfo(path);
+            if (!info.Exists)
+                throw new ImageDecodeException("file not found", path);
+            if (info.Length == 0)
+                throw new ImageDecodeException("empty file (or not a regular file)", path);
+            if (info.Length > options.MaxFileBytes)
+                throw new ImageDecodeException($"file is {info.Length:N0} bytes, above the limit of {options.MaxFileBytes:N0} for an image", path);
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            // The file may grow between the check and the read; never read past the limit.
+            var bytes = new byte[Math.Min(info.Length, options.MaxFileBytes)];
+            var read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+            return read == bytes.Length ? bytes : bytes[..read];
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -61,20 +61,94 @@ public sealed class ImageClassifier : IDisposable
     /// <summary>Class names in score order.</summary>
     public IReadOnlyList<string> ClassNames => Metadata.ClassNames;
 
-    /// <summary>Loads a model zip written by MLTransfer.</summary>
+    /// <summary>
+    /// Loads a model zip written by MLTransfer. The zip is verified (see <see cref="ModelPackage.Load"/>), its
+    /// chain's class names and score width are checked against the metadata, and one generated image is
+    /// predicted, so a model that loads also answers.
+    /// </summary>
     /// <param name="modelPath">The zip.</param>
     /// <param name="decode">Decoder limits, or null for the defaults.</param>
     /// <param name="decodeBudget">
     /// Shared limit on the memory of images being decoded at once (a server's), or null for none. With one,
     /// a prediction whose decode does not fit throws <see cref="DecodeBudgetExceededException"/>.
     /// </param>
-    /// <exception cref="MLTransferException">Missing, damaged, truncated or incompatible model file.</exception>
+    /// <exception cref="MLTransferException">Missing, damaged, truncated, altered or incompatible model file.</exception>
     public static ImageClassifier Load(string modelPath, ImageDecodeOptions? decode = null, DecodeBudget? decodeBudget = null)
     {
-        var ml = new MLContext();
+        var ml = ProcessTemp.NewMLContext();
         var (model, metadata) = ModelPackage.Load(ml, modelPath);
-        return new ImageClassifier(ml, model, metadata, decode ?? ImageDecodeOptions.Default, decodeBudget);
+        var classifier = new ImageClassifier(ml, model, metadata, decode ?? ImageDecodeOptions.Default, decodeBudget);
+        try
+        {
+            classifier.CheckChain(modelPath);
+            classifier.Probe(modelPath);
+            return classifier;
+        }
+        catch
+        {
+            classifier.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>The chain must take our image column and score exactly the metadata's classes, in its order.</summary>
+    private void CheckChain(string path)
+    {
+        DataViewSchema output;
+        try
+        {
+            output = _model.GetOutputSchema(InputSchema());
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new MLTransferException($"The zip's ML.NET chain does not take an image column '{ModelPipeline.ImageColumn}': {e.Message.Split('\n')[0]}", path,
+                "It is not a model written by 'mltransfer train' (its metadata may have been copied from one)");
+        }
+        var score = output.GetColumnOrNull("Score");
+        if (score is not { Type: VectorDataViewType { Size: var width } vector } || vector.ItemType != NumberDataViewType.Single)
+            throw Mismatch(path, "its chain has no 'Score' column of class probabilities");
+        if (width != ClassNames.Count)
+            throw Mismatch(path, $"its chain scores {width} classes but the metadata names {ClassNames.Count}");
+        if (!score.Value.HasSlotNames())
+            throw Mismatch(path, "its chain does not name the classes it scores");
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        score.Value.GetSlotNames(ref names);
+        var chainNames = names.DenseValues().Select(n => n.ToString()).ToList();
+        if (!chainNames.SequenceEqual(ClassNames, StringComparer.Ordinal))
+            throw Mismatch(path, $"the metadata names the classes {Quote(ClassNames)} but the chain scores {Quote(chainNames)}");
+    }
+
+    /// <summary>Predicts one generated image: every model that loads must give one probability per class.</summary>
+    private void Probe(string path)
+    {
+        var pixels = new byte[4 * Width * Height];
+        for (var i = 0; i < pixels.Length; i++)
+            pixels[i] = (byte)(i % 4 == 3 ? 255 : 96 + i * 7 % 64);
+        float[] scores;
+        try
+        {
+            scores = Score(new DecodedImage(Width, Height, pixels));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException and not MLTransferException)
+        {
+            throw new MLTransferException($"The model fails to predict: {e.Message.Split('\n')[0]}", path, "The file is damaged or altered; retrain the model or copy it again", e);
+        }
+        if (scores.Length != ClassNames.Count || scores.Any(p => !float.IsFinite(p) || p < 0) || Math.Abs(scores.Sum() - 1) > 1e-3)
+            throw Mismatch(path, $"a test prediction gave {scores.Length} scores that are not probabilities of its {ClassNames.Count} classes");
+    }
+
+    private DataViewSchema InputSchema() => _ml.Data.LoadFromEnumerable(Array.Empty<Input>(), _inputSchema).Schema;
+
+    private static string Quote(IEnumerable<string> names)
+    {
+        var list = names.Take(6).ToList();
+        var more = names.Count() - list.Count;
+        return "[" + string.Join(", ", list) + (more > 0 ? $", … {more} more" : "") + "]";
+    }
+
+    private static MLTransferException Mismatch(string path, string detail) =>
+        new($"The model's metadata does not match the model it describes: {detail}", path,
+            "The zip was altered or assembled from different models; retrain it or copy the original again");
 
     /// <summary>Predicts the class of an image file.</summary>
     /// <param name="imagePath">JPEG, PNG, BMP, GIF or WebP file.</param>
@@ -83,7 +157,7 @@ public sealed class ImageClassifier : IDisposable
     /// <exception cref="DecodeBudgetExceededException">The decode budget is full (only with one).</exception>
     public ImagePrediction Predict(string imagePath, int topK = 3) => _budget is null
         ? Predict(ImageDecoder.DecodeFile(imagePath, Width, Height, Metadata.Backbone.ResizeMode, _decode), topK)
-        : Predict(Decode(ImageDecoder.ReadFile(imagePath), imagePath), topK);
+        : Predict(Decode(ImageDecoder.ReadFile(imagePath, _decode), imagePath), topK);
 
     /// <summary>Predicts the class of an encoded image.</summary>
     /// <exception cref="ImageDecodeException">Not a usable image.</exception>
@@ -133,7 +207,8 @@ public sealed class ImageClassifier : IDisposable
     {
         var scores = Score(image);
         var all = scores.Select((p, i) => new ClassProbability(ClassNames[i], p)).ToArray();
-        var ranked = all.OrderByDescending(c => c.Probability).ThenBy(c => Array.IndexOf(all, c)).ToArray();
+        // OrderByDescending is stable: equal probabilities keep class order.
+        var ranked = all.OrderByDescending(c => c.Probability).ToArray();
         return new ImagePrediction(ranked[0].Label, ranked[0].Probability, all, ranked.Take(Math.Clamp(topK, 1, all.Length)).ToArray());
     }
 

@@ -26,17 +26,20 @@ public static class HtmlReportWriter
     /// <summary>Writes <c>report.html</c> into <paramref name="directory"/> (atomically) and returns its path.</summary>
     public static string Write(string directory, ReportContent content)
     {
-        var path = Path.Combine(Path.GetFullPath(directory), FileName);
+        var path = PathIn(directory);
         var html = Render(content);
         ModelPackage.WriteAtomically(path, temp => File.WriteAllText(temp, html, Encoding.UTF8));
         return path;
     }
 
+    /// <summary>Where <see cref="Write"/> puts the report for <paramref name="directory"/>.</summary>
+    public static string PathIn(string directory) => Path.Combine(Path.GetFullPath(directory), FileName);
+
     /// <summary>The report as an HTML string.</summary>
     public static string Render(ReportContent c)
     {
         var h = new StringBuilder();
-        h.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(c.Title)).Append("</title><style>")
+        h.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">").Append(OutputGuard.HtmlMarker).Append("<title>").Append(E(c.Title)).Append("</title><style>")
          .Append("body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:32px}")
          .Append("table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}")
          .Append(".gallery{display:flex;flex-wrap:wrap;gap:12px}.card{width:170px;font-size:12px;border:1px solid #ddd;padding:6px;word-break:break-all}.card img{width:160px;height:160px;object-fit:contain;background:#eee}.bad{color:#b00}")

@@ -230,7 +230,7 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
     private ITransformer BuildChain(IDataView input, PreparedBackbone prepared, byte[] headOnnx, IReadOnlyList<string> classNames, bool isBytes)
     {
         var o = _options;
-        var ml = new MLContext(o.Seed);
+        var ml = ProcessTemp.NewMLContext(o.Seed);
         var d = prepared.Description;
         var chain = ImageStep(ml, isBytes)
             .Append(ml.Transforms.ResizeImages(TempImage, prepared.InputWidth, prepared.InputHeight, TempImage, ModelPipeline.ToMLNet(d.ResizeMode)))

@@ -26,8 +26,8 @@ public static class ModelPipeline
     /// </summary>
     /// <param name="ml">ML.NET context.</param>
     /// <param name="backbone">The prepared backbone.</param>
-    /// <param name="onnxFile">Where the prepared graph is stored; it must exist until the model is saved.</param>
-    public static ITransformer FitFeaturizer(MLContext ml, PreparedBackbone backbone, string onnxFile)
+    /// <remarks>ML.NET keeps its own temporary copy of the graph (in the context's <c>TempFilePath</c>) until the model is disposed.</remarks>
+    public static ITransformer FitFeaturizer(MLContext ml, PreparedBackbone backbone)
     {
         var d = backbone.Description;
         var estimator = ml.Transforms.ResizeImages(ImageColumn, backbone.InputWidth, backbone.InputHeight, ImageColumn, ToMLNet(d.ResizeMode))
@@ -35,7 +35,7 @@ public static class ModelPipeline
                 colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Rgb,
                 orderOfExtraction: d.ChannelOrder == ChannelOrder.Bgr ? ImagePixelExtractingEstimator.ColorsOrder.ABGR : ImagePixelExtractingEstimator.ColorsOrder.ARGB,
                 interleavePixelColors: false))
-            .Append(ml.Transforms.ApplyOnnxModel([PreparedBackbone.OutputName], [PreparedBackbone.InputName], onnxFile))
+            .Append(ml.Transforms.ApplyOnnxModel([PreparedBackbone.OutputName], [PreparedBackbone.InputName], new MemoryStream(backbone.OnnxBytes, writable: false)))
             .Append(ml.Transforms.CopyColumns(HeadTrainer.FeaturesColumn, PreparedBackbone.OutputName));
         return estimator.Fit(EmptyImages(ml, backbone.InputWidth, backbone.InputHeight));
     }

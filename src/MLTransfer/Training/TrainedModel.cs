@@ -10,15 +10,13 @@ namespace MLTransfer.Training;
 /// </summary>
 public sealed class TrainedModel : IDisposable
 {
-    private readonly string _tempDir;
-
-    internal TrainedModel(MLContext ml, ITransformer model, ModelMetadata metadata, TrainingReport report, string tempDir)
+    internal TrainedModel(MLContext ml, ITransformer model, ModelMetadata metadata, TrainingReport report, IReadOnlyList<string> inputs)
     {
         Context = ml;
         Model = model;
         Metadata = metadata;
         Report = report;
-        _tempDir = tempDir;
+        Inputs = inputs;
     }
 
     /// <summary>The ML.NET context the model was built in.</summary>
@@ -30,13 +28,22 @@ public sealed class TrainedModel : IDisposable
     /// <summary>What the run did and how well the model scored.</summary>
     public TrainingReport Report { get; }
 
-    /// <summary>Writes the model zip atomically (see <see cref="ModelPackage.Save"/>).</summary>
-    public void Save(string path) => ModelPackage.Save(Context, Model, Metadata, path);
+    /// <summary>The files and folders the run read (data folder or manifest and its images, backbone file); outputs never go there.</summary>
+    public IReadOnlyList<string> Inputs { get; }
+
+    /// <summary>
+    /// Writes the model zip atomically (see <see cref="ModelPackage.Save"/>), after checking that the path is
+    /// not one of the run's <see cref="Inputs"/> and not a file of another kind (see <see cref="OutputGuard"/>).
+    /// </summary>
+    /// <param name="path">The zip to write.</param>
+    /// <param name="force">Replace an existing file even if it is not an MLTransfer model.</param>
+    /// <exception cref="MLTransferException">The path is refused, or the folder cannot be written.</exception>
+    public void Save(string path, bool force = false)
+    {
+        OutputGuard.Check(path, OutputKind.ModelZip, Inputs, force);
+        ModelPackage.Save(Context, Model, Metadata, path);
+    }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        (Model as IDisposable)?.Dispose();
-        try { Directory.Delete(_tempDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
+    public void Dispose() => (Model as IDisposable)?.Dispose();
 }

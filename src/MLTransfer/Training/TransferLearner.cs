@@ -23,6 +23,7 @@ public static class TransferLearner
     public static TrainedModel Train(string dataPath, TransferLearningOptions? options = null, CancellationToken cancellation = default)
     {
         options ??= new TransferLearningOptions();
+        options.Validate();
         var log = options.Log ?? (_ => { });
         var total = Stopwatch.StartNew();
 
@@ -58,7 +59,7 @@ public static class TransferLearner
             throw new MLTransferException($"No usable training images left for class(es) {string.Join(", ", missing)}", dataset.Root,
                 "Add images to those classes or remove them; see the skipped files above");
 
-        var ml = new MLContext(options.Seed);
+        var ml = ProcessTemp.NewMLContext(options.Seed);
         var headClock = Stopwatch.StartNew();
         var head = HeadTrainer.Fit(ml, split.ClassNames, train.Select(i => extraction.Features[i.Path]).ToList(), train.Select(i => classIndex[i.Label]).ToList(), options.Head,
             options.L2Regularization, options.L1Regularization);
@@ -73,10 +74,7 @@ public static class TransferLearner
         var testMetrics = Evaluate(test, testScores);
         var (heldOut, heldOutScores) = test.Count > 0 ? (test, testScores) : (validation, validationScores);
 
-        var tempDir = Directory.CreateTempSubdirectory("mltransfer-").FullName;
-        var onnxFile = Path.Combine(tempDir, "backbone.onnx");
-        File.WriteAllBytes(onnxFile, prepared.OnnxBytes);
-        var featurizer = ModelPipeline.FitFeaturizer(ml, prepared, onnxFile);
+        var featurizer = ModelPipeline.FitFeaturizer(ml, prepared);
         var model = featurizer.Append(head);
 
         var counts = RunSummary.Counts(split.ClassNames, train, validation, test);
@@ -104,8 +102,14 @@ public static class TransferLearner
         };
         var metadata = RunSummary.Metadata(split.ClassNames, prepared, resolved, resolved.Reason, options.Head.ToString(), options.Seed, dataPath,
             counts, skipped.Count, validationMetrics, testMetrics);
-        return new TrainedModel(ml, model, metadata, report with { TotalTime = total.Elapsed }, tempDir);
+        return new TrainedModel(ml, model, metadata, report with { TotalTime = total.Elapsed }, RunInputs(dataset, resolved));
     }
+
+    /// <summary>What the run read, so that saving can refuse to write over it.</summary>
+    internal static IReadOnlyList<string> RunInputs(Dataset dataset, ResolvedBackbone resolved) =>
+        dataset.ManifestPath is { } manifest
+            ? [manifest, resolved.FilePath, .. dataset.Images.Select(i => i.Path)]
+            : [dataset.Root, resolved.FilePath];
 
     private static FeatureCache OpenCache(TransferLearningOptions options, ResolvedBackbone resolved, PreparedBackbone prepared, Action<string> log)
     {

@@ -46,4 +46,23 @@ public sealed record TransferLearningOptions
 
     /// <summary>The workspace folder actually used.</summary>
     public string ResolvedWorkspace => WorkspacePath ?? Path.Combine(UserFolders.Cache, "workspace");
+
+    /// <summary>Throws on the first setting out of range, naming it, before any work is done.</summary>
+    /// <exception cref="MLTransferException">A setting is out of range, or the workspace is a file.</exception>
+    internal void Validate()
+    {
+        static bool Fraction(double f) => f >= 0 && f < 1;
+        var problem =
+            !Fraction(ValidationFraction) ? $"ValidationFraction must be at least 0 and below 1, not {ValidationFraction}"
+            : !Fraction(TestFraction) ? $"TestFraction must be at least 0 and below 1, not {TestFraction}"
+            : ValidationFraction + TestFraction >= 1 ? "ValidationFraction + TestFraction must leave some images for training"
+            : L2Regularization is { } l2 && !(float.IsFinite(l2) && l2 >= 0) ? $"L2Regularization must be a number of 0 or more, not {l2}"
+            : L1Regularization is { } l1 && !(float.IsFinite(l1) && l1 >= 0) ? $"L1Regularization must be a number of 0 or more, not {l1}"
+            : Extraction.Problem();
+        if (problem is not null)
+            throw new MLTransferException($"Invalid options: {problem}", null, "Fix the option (see 'mltransfer train --help' for the ranges)");
+        if (UseFeatureCache && File.Exists(ResolvedWorkspace))
+            throw new MLTransferException("The workspace path is a file, not a folder", ResolvedWorkspace,
+                "Pass a folder to --workspace (WorkspacePath), or --no-cache to run without the feature cache");
+    }
 }

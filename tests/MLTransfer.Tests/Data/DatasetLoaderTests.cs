@@ -101,7 +101,7 @@ public class DatasetLoaderTests
         var dataset = DatasetLoader.Load(_temp.Root);
 
         Assert.That(dataset.Images.Select(i => i.Path), Does.Not.Contain(empty));
-        Assert.That(dataset.Skipped, Is.EqualTo(new[] { new SkippedFile(empty, "empty file") }));
+        Assert.That(dataset.Skipped, Is.EqualTo(new[] { new SkippedFile(empty, "empty file (or not a regular file)") }));
     }
 
     [Test]

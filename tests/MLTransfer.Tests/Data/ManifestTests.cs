@@ -111,7 +111,7 @@ public class ManifestTests
         Assert.That(dataset.Images, Has.Count.EqualTo(2));
         var reasons = dataset.Skipped.ToDictionary(s => Path.GetFileName(s.Path), s => s.Reason);
         Assert.That(reasons["gone.jpg"], Is.EqualTo("line 3: file not found"));
-        Assert.That(reasons["empty.jpg"], Is.EqualTo("empty file"));
+        Assert.That(reasons["empty.jpg"], Is.EqualTo("empty file (or not a regular file)"));
         Assert.That(reasons["notes.txt"], Does.Contain("not an image"));
         Assert.That(reasons["1.jpg"], Does.Contain("listed again (first on line 1 with label 'cats')"));
         Assert.That(reasons["only-a-path.jpg"], Does.Contain("expected 'path,label'"));

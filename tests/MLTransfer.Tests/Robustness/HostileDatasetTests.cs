@@ -34,7 +34,7 @@ public class HostileDatasetTests
         _temp.AddClass("cats", 3).AddClass("dogs", 3);
         var empty = _temp.AddFile("cats/empty.jpg", []);
         var d = DatasetLoader.Load(_temp.Root);
-        Assert.That(Reasons(d)[empty], Is.EqualTo("empty file"));
+        Assert.That(Reasons(d)[empty], Is.EqualTo("empty file (or not a regular file)"));
         Assert.That(d.Images.Select(i => i.Path), Does.Not.Contain(empty));
     }
 

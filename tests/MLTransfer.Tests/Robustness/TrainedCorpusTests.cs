@@ -36,7 +36,7 @@ public class TrainedCorpusTests
     /// <summary>Hostile file (relative path) → the skip reason training must report (a substring).</summary>
     private static readonly Dictionary<string, string> Unusable = new()
     {
-        ["daisy/empty.jpg"] = "empty file",
+        ["daisy/empty.jpg"] = "empty file (or not a regular file)",
         ["daisy/truncated.jpg"] = "truncated",
         ["roses/shopping list.jpg"] = "not a supported image",
         ["roses/bomb.png"] = "decompression bomb",

@@ -24,7 +24,7 @@ public partial class ServiceTempFileTests
     private const int SigTerm = 15;
 
     private static string[] OnnxTempFiles(string dir) =>
-        Directory.GetFiles(dir).Where(f => MlNetTempName().IsMatch(Path.GetFileName(f))).ToArray();
+        Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Where(f => MlNetTempName().IsMatch(Path.GetFileName(f))).ToArray();
 
     [Test, CancelAfter(120_000)]
     public async Task ReloadsAndShutdown_LeaveNoOnnxTempFiles()
