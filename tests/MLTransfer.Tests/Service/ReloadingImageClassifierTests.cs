@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using MLTransfer.Inference.Hosting;
+using MLTransfer.Tests.Fixtures;
 using NUnit.Framework;
 
 namespace MLTransfer.Tests.Service;
@@ -88,11 +89,12 @@ public class ReloadingImageClassifierTests
         var version = classifier.Model.Version;
         var image = File.ReadAllBytes(ServiceModels.SampleImages(1)[0].Path);
 
-        // Three class names for four scores: loads fine, then every prediction indexes past the names.
-        ModelZipEdits.WithMetadata(ServiceModels.Second, served, ModelZipEdits.DropLastClassName);
+        // Two class names for four scores: ML.NET loads it, and every prediction would index past the names.
+        BrokenModelZips.Write(ServiceModels.Second, BrokenZip.TwoClassNames, served);
         Assert.That(classifier.Reload(), Is.False);
         Assert.That(classifier.Model.Version, Is.EqualTo(version), "the old model keeps serving");
-        Assert.That(classifier.LastReloadError, Does.Contain("4 scores for 3 class names").And.Contain(served));
+        Assert.That(classifier.LastReloadError, Does.Contain("names 2").Or.Contain("4 scores for 2 class names"));
+        Assert.That(classifier.LastReloadError, Does.Contain(served));
         Assert.That(classifier.FailedReloads, Is.EqualTo(1));
         Assert.That(classifier.Predict(image).Prediction.Probabilities, Has.Count.EqualTo(4));
 
@@ -101,23 +103,18 @@ public class ReloadingImageClassifierTests
         Assert.That(classifier.LastReloadError, Is.Null);
     }
 
-    [TestCase("backbone-null", TestName = "Reload_LoaderThrowsNullReference_KeepsServing")]
-    [TestCase("input-size-0", TestName = "Reload_LoaderThrowsArgumentOutOfRange_KeepsServing")]
-    [TestCase("no-class-names", TestName = "Reload_NoClassNames_KeepsServing")]
-    public void Reload_WhateverTheLoaderThrows_KeepsServing(string kind)
+    // Before the loader validated metadata these threw NullReferenceException and ArgumentOutOfRangeException
+    // out of Reload(); whatever the loader throws, a reload must not.
+    [TestCase(BrokenZip.BackboneNull)]
+    [TestCase(BrokenZip.InputSizeZero)]
+    [TestCase(BrokenZip.NoClassNames)]
+    [TestCase(BrokenZip.ForeignChain)]
+    public void Reload_WhateverTheLoaderThrows_KeepsServing(BrokenZip kind)
     {
         var served = ServiceModels.CopyToFreshFolder(ServiceModels.First);
         using var classifier = Unwatched(served);
         var version = classifier.Model.Version;
-        ModelZipEdits.WithMetadata(ServiceModels.Second, served, m =>
-        {
-            switch (kind)
-            {
-                case "backbone-null": m["backbone"] = null; break;
-                case "input-size-0": m["backbone"]!["inputWidth"] = 0; break;
-                default: m["classNames"] = new System.Text.Json.Nodes.JsonArray(); break;
-            }
-        });
+        BrokenModelZips.Write(ServiceModels.Second, kind, served);
         bool swapped = true;
         Assert.DoesNotThrow(() => swapped = classifier.Reload(), "a reload never throws");
         Assert.That(swapped, Is.False);
@@ -152,16 +149,25 @@ public class ReloadingImageClassifierTests
         Assert.That(classifier.LastReloadError, Is.Null);
     }
 
-    [Test]
-    public void Construction_WithAModelThatFailsTheTestPrediction_ThrowsAUserError()
+    [TestCase(BrokenZip.TwoClassNames)]
+    [TestCase(BrokenZip.BackboneNull)]
+    [TestCase(BrokenZip.WeightsAltered)]
+    public void Construction_WithAModelThatCannotServe_ThrowsAUserErrorNamingTheFile(BrokenZip kind)
     {
         var served = ServiceModels.CopyToFreshFolder(ServiceModels.First);
-        ModelZipEdits.WithMetadata(ServiceModels.First, served, ModelZipEdits.DropLastClassName);
+        BrokenModelZips.Write(ServiceModels.First, kind, served);
         var e = Assert.Throws<MLTransferException>(() => Unwatched(served));
-        Assert.That(e!.Message, Does.Contain("4 scores for 3 class names"));
-        ModelZipEdits.WithMetadata(ServiceModels.First, served, m => m["backbone"] = null);
-        e = Assert.Throws<MLTransferException>(() => Unwatched(served), "any loader failure is reported as a user error");
-        Assert.That(e!.Message, Does.Contain("could not be loaded"));
+        Assert.That(e!.Message, Does.Contain(served));
+    }
+
+    [Test]
+    public void Probe_RefusesScoresThatAreNotOneProbabilityPerClass()
+    {
+        Assert.That(ModelProbe.ScoreProblem([0.25f, 0.75f], 2), Is.Null);
+        Assert.That(ModelProbe.ScoreProblem([0.25f, 0.25f, 0.5f], 2), Does.Contain("3 scores for 2 class names"));
+        Assert.That(ModelProbe.ScoreProblem([float.NaN, 1f], 2), Does.Contain("NaN"));
+        Assert.That(ModelProbe.ScoreProblem([-0.5f, 1.5f], 2), Does.Contain("-0.5"));
+        Assert.That(ModelProbe.ScoreProblem([0.2f, 0.2f], 2), Does.Contain("sum to 0.4"));
     }
 
     [Test]

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using MLTransfer.Inference.Hosting;
+using MLTransfer.Tests.Fixtures;
 using NUnit.Framework;
 
 namespace MLTransfer.Tests.Service;
@@ -48,26 +49,29 @@ public class ServiceHealthTests
         var image = File.ReadAllBytes(ServiceModels.SampleImages(1)[0].Path);
         await AssertHealthy(host, oldVersion);
 
-        var broken = new (string Kind, Action Write, string Reason)[]
+        var broken = new (BrokenZip Kind, string Reason)[]
         {
-            ("truncated zip", () => File.WriteAllBytes(served, File.ReadAllBytes(ServiceModels.Second)[..(int)(new FileInfo(ServiceModels.Second).Length / 2)]), "served.zip"),
-            ("metadata entry removed", () => ModelZipEdits.WithoutMetadata(ServiceModels.Second, served), "metadata"),
-            ("fewer class names than scores", () => ModelZipEdits.WithMetadata(ServiceModels.Second, served, ModelZipEdits.DropLastClassName), "4 scores for 3 class names"),
+            (BrokenZip.Truncated, "served.zip"),
+            (BrokenZip.MetadataRemoved, "metadata"),
+            (BrokenZip.TwoClassNames, "names 2"),
         };
-        foreach (var (kind, write, reason) in broken)
+        var scratch = Path.Combine(Path.GetDirectoryName(served)!, "scratch");
+        Directory.CreateDirectory(scratch);
+        foreach (var (kind, reason) in broken)
         {
             var failures = classifier.FailedReloads;
-            write();
+            // Copied over the served file as an operator would (cp): the watcher sees it being written.
+            File.Copy(BrokenModelZips.Write(ServiceModels.Second, kind, Path.Combine(scratch, $"{kind}.zip")), served, overwrite: true);
             await WaitFor(() => classifier.FailedReloads > failures, $"the reload of the {kind}");
 
             var (status, json) = await Get(host, "healthz");
             TestContext.Out.WriteLine($"{kind}: {json}");
             Assert.That(status, Is.EqualTo(HttpStatusCode.OK), "Degraded still answers 200");
-            Assert.That(json.GetProperty("status").GetString(), Is.EqualTo("degraded"), kind);
-            Assert.That(json.GetProperty("health").GetString(), Is.EqualTo("Degraded"), kind);
+            Assert.That(json.GetProperty("status").GetString(), Is.EqualTo("degraded"), kind.ToString());
+            Assert.That(json.GetProperty("health").GetString(), Is.EqualTo("Degraded"), kind.ToString());
             Assert.That(json.GetProperty("modelVersion").GetString(), Is.EqualTo(oldVersion));
-            Assert.That(json.GetProperty("description").GetString(), Does.Contain("could not be used").And.Contain(reason), kind);
-            Assert.That(json.GetProperty("lastReloadError").GetString(), Does.Contain(reason), kind);
+            Assert.That(json.GetProperty("description").GetString(), Does.Contain("could not be used").And.Contain(reason), kind.ToString());
+            Assert.That(json.GetProperty("lastReloadError").GetString(), Does.Contain(reason), kind.ToString());
             var (readyStatus, ready) = await Get(host, "healthz/ready");
             Assert.That((readyStatus, ready.GetProperty("health").GetString()), Is.EqualTo((HttpStatusCode.OK, "Degraded")));
             var (liveStatus, live) = await Get(host, "healthz/live");

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.IO.Compression;
 using System.Net;
 using System.Net.Sockets;
+using MLTransfer.Tests.Fixtures;
 using NUnit.Framework;
 
 namespace MLTransfer.Tests.Service;
@@ -78,24 +79,21 @@ public class ServiceStartupTests
                         entry.Write(bytes);
                     }
                 break;
-            case "backbone-null":
-                ModelZipEdits.WithMetadata(ServiceModels.First, path, m => m["backbone"] = null);
-                break;
-            case "input-size-0":
-                ModelZipEdits.WithMetadata(ServiceModels.First, path, m => m["backbone"]!["inputWidth"] = 0);
-                break;
-            case "fewer-names-than-scores":
-                ModelZipEdits.WithMetadata(ServiceModels.First, path, ModelZipEdits.DropLastClassName);
+            default:
+                BrokenModelZips.Write(ServiceModels.First, Enum.Parse<BrokenZip>(kind), path);
                 break;
         }
         return path;
     }
 
+    // Before, a null backbone (NullReferenceException) or input size 0 (ArgumentOutOfRangeException) aborted
+    // with exit 134 and a stack trace, and too few class names started a server that failed every request.
     [TestCase("text")]
     [TestCase("random-entries")]
-    [TestCase("backbone-null")]
-    [TestCase("input-size-0")]
-    [TestCase("fewer-names-than-scores")]
+    [TestCase(nameof(BrokenZip.BackboneNull))]
+    [TestCase(nameof(BrokenZip.InputSizeZero))]
+    [TestCase(nameof(BrokenZip.TwoClassNames))]
+    [TestCase(nameof(BrokenZip.MetadataBomb))]
     public void ModelThatCannotServe_Exits2_WithOneLine(string kind)
     {
         var path = BadModel(kind);

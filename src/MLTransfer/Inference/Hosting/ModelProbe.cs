@@ -39,17 +39,25 @@ internal static class ModelProbe
         var classes = metadata.ClassNames;
         if (classes is null || classes.Count == 0 || classes.Any(string.IsNullOrEmpty))
             return "its metadata has no class names, or an empty one";
+        // A server may refuse pictures as small as this one; that limit is for clients, not for the check.
+        var options = (decode ?? ImageDecodeOptions.Default) is var d && d.MaxPixels < 64 * 64 ? d with { MaxPixels = 64 * 64 } : d;
         float[] scores;
         try
         {
-            scores = classifier.Score(ImageDecoder.Decode(Picture.Value, w, h, metadata.Backbone.ResizeMode, decode));
+            scores = classifier.Score(ImageDecoder.Decode(Picture.Value, w, h, metadata.Backbone.ResizeMode, options));
         }
         catch (Exception e)
         {
             return $"its test prediction failed ({e.GetType().Name}: {e.Message})";
         }
-        if (scores.Length != classes.Count)
-            return $"it gives {scores.Length} scores for {classes.Count} class names";
+        return ScoreProblem(scores, classes.Count);
+    }
+
+    /// <summary>What is wrong with a test prediction's scores, or null when they are one probability per class.</summary>
+    internal static string? ScoreProblem(float[] scores, int classes)
+    {
+        if (scores.Length != classes)
+            return $"it gives {scores.Length} scores for {classes} class names";
         foreach (var p in scores)
             if (!float.IsFinite(p) || p < 0 || p > 1)
                 return string.Create(CultureInfo.InvariantCulture, $"its test prediction has a probability of {p}");
