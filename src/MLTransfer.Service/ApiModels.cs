@@ -33,6 +33,7 @@ public sealed record ModelInfoDto(
     string Path,
     DateTimeOffset LoadedUtc,
     int Reloads,
+    int FailedReloads,
     string? LastReloadError,
     ModelMetadata Metadata)
 {
@@ -45,7 +46,7 @@ public sealed record ModelInfoDto(
     {
         var m = classifier.Model;
         if (exposePaths)
-            return new(m.Version, m.Sha256, m.Path, m.LoadedUtc, classifier.Reloads, classifier.LastReloadError, m.Metadata);
+            return new(m.Version, m.Sha256, m.Path, m.LoadedUtc, classifier.Reloads, classifier.FailedReloads, classifier.LastReloadError, m.Metadata);
         var backbone = m.Metadata.Backbone;
         var metadata = m.Metadata with
         {
@@ -53,7 +54,8 @@ public sealed record ModelInfoDto(
             BackboneReason = null,
             Backbone = backbone.Source is { } source && System.IO.Path.IsPathRooted(source) ? backbone with { Source = System.IO.Path.GetFileName(source) } : backbone,
         };
-        return new(m.Version, m.Sha256, System.IO.Path.GetFileName(m.Path), m.LoadedUtc, classifier.Reloads, HidePaths(classifier.LastReloadError, m.Path), metadata);
+        return new(m.Version, m.Sha256, System.IO.Path.GetFileName(m.Path), m.LoadedUtc, classifier.Reloads, classifier.FailedReloads,
+            HidePaths(classifier.LastReloadError, m.Path), metadata);
     }
 
     /// <summary>Replaces the model's folder in an error message by nothing, leaving its file name.</summary>
