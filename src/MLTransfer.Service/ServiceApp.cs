@@ -102,6 +102,11 @@ public static class ServiceApp
             {
                 return TooLarge(options.MaxImageBytes);
             }
+            catch (BadHttpRequestException)
+            {
+                // Usually the client went away mid-upload; an answer may not reach it, but it is not a server error.
+                return Problem(400, "Incomplete request body", "The body ended before its declared length, or its chunked encoding is broken. Send the image again.");
+            }
         }
         if (CheckImage(image) is { } bad)
             return Problem(bad.Status, bad.Title, bad.Detail);
