@@ -33,8 +33,45 @@ public sealed record ModelInfoDto(
     string Path,
     DateTimeOffset LoadedUtc,
     int Reloads,
+    int FailedReloads,
     string? LastReloadError,
-    ModelMetadata Metadata);
+    ModelMetadata Metadata)
+{
+    /// <summary>
+    /// Describes the served model. Unless <paramref name="exposePaths"/>, server paths are left out: the model
+    /// is named by its file name, the training data folder and the backbone's origin (which can name local
+    /// folders) are omitted, and the model's folder is cut from the reload error.
+    /// </summary>
+    public static ModelInfoDto From(ReloadingImageClassifier classifier, bool exposePaths)
+    {
+        var m = classifier.Model;
+        if (exposePaths)
+            return new(m.Version, m.Sha256, m.Path, m.LoadedUtc, classifier.Reloads, classifier.FailedReloads, classifier.LastReloadError, m.Metadata);
+        var backbone = m.Metadata.Backbone;
+        var metadata = m.Metadata with
+        {
+            DataSource = null,
+            BackboneReason = null,
+            Backbone = backbone.Source is { } source && System.IO.Path.IsPathRooted(source) ? backbone with { Source = System.IO.Path.GetFileName(source) } : backbone,
+        };
+        return new(m.Version, m.Sha256, System.IO.Path.GetFileName(m.Path), m.LoadedUtc, classifier.Reloads, classifier.FailedReloads,
+            HidePaths(classifier.LastReloadError, m.Path), metadata);
+    }
 
-/// <summary>Answer of <c>GET /healthz</c>.</summary>
-public sealed record HealthDto(string Status, string ModelVersion);
+    /// <summary>Replaces the model's folder in an error message by nothing, leaving its file name.</summary>
+    public static string? HidePaths(string? text, string modelPath)
+    {
+        if (text is null)
+            return null;
+        var folder = System.IO.Path.GetDirectoryName(modelPath);
+        return string.IsNullOrEmpty(folder) ? text : text.Replace(folder + System.IO.Path.DirectorySeparatorChar, "").Replace(folder, ".");
+    }
+}
+
+/// <summary>Answer of <c>GET /healthz</c>, <c>/healthz/ready</c> and <c>/healthz/live</c>.</summary>
+/// <param name="Status"><c>ok</c>, <c>degraded</c> or <c>unhealthy</c>.</param>
+/// <param name="Health">The same as ASP.NET names it: Healthy, Degraded, Unhealthy.</param>
+/// <param name="ModelVersion">The model answering requests (not in the liveness answer).</param>
+/// <param name="Description">Why the status is what it is.</param>
+/// <param name="LastReloadError">While degraded: why the model file on disk could not be used.</param>
+public sealed record HealthDto(string Status, string Health, string? ModelVersion, string? Description, string? LastReloadError);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Features;
 using MLTransfer.Images;
 using MLTransfer.Inference.Hosting;
@@ -13,7 +14,8 @@ namespace MLTransfer.Service;
 public static class ServiceApp
 {
     /// <summary>Builds the app (the model is loaded here, so a bad model fails before listening).</summary>
-    /// <param name="args">Command line: <c>--model</c>, <c>--urls</c>, <c>--max-image-bytes</c>, <c>--max-batch-files</c>, <c>--top-k</c>, <c>--reload-debounce-ms</c>.</param>
+    /// <param name="args">Command line: <c>--model</c>, <c>--urls</c>, <c>--max-image-bytes</c>, <c>--max-image-pixels</c>, <c>--max-batch-files</c>,
+    /// <c>--decode-budget-mb</c>, <c>--top-k</c>, <c>--reload-debounce-ms</c>, <c>--expose-paths</c>.</param>
     /// <exception cref="MLTransferException">No model given, a malformed option, or a model that does not load.</exception>
     public static WebApplication Build(string[] args)
     {
@@ -22,18 +24,21 @@ public static class ServiceApp
         var options = ServiceOptions.From(builder.Configuration);
         // One log line per request would cost more than a prediction's bookkeeping; errors still show.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // A failed start (e.g. address in use) is reported by Program in one line; the host would also log it
+        // with a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        // The reloader logs a failed reload once; the health service would warn again at every readiness probe.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Error);
         builder.Services.AddSingleton(options);
         builder.Services.AddImageClassifier(o =>
         {
             o.ModelPath = options.ModelPath;
             o.ReloadDebounce = options.ReloadDebounce;
+            o.DecodeBudgetBytes = options.DecodeBudgetBytes;
+            o.Decode = new ImageDecodeOptions { MaxPixels = options.MaxImagePixels };
         });
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxBatchRequestBytes);
-        builder.Services.Configure<FormOptions>(f =>
-        {
-            f.MultipartBodyLengthLimit = options.MaxBatchRequestBytes;
-            f.ValueCountLimit = options.MaxBatchFiles + 16;
-        });
+        builder.Services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [ModelHealthCheck.ReadyTag]);
         builder.Services.ConfigureHttpJsonOptions(j =>
         {
             j.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
@@ -55,12 +60,13 @@ public static class ServiceApp
 
         app.MapGet("/", () => Results.Stream(Resource("index.html"), "text/html; charset=utf-8"));
         app.MapGet("/sample.jpg", () => Results.Stream(Resource("sample.jpg"), "image/jpeg"));
-        app.MapGet("/healthz", (ReloadingImageClassifier c) => new HealthDto("ok", c.Model.Version));
-        app.MapGet("/model", (ReloadingImageClassifier c) =>
-        {
-            var m = c.Model;
-            return new ModelInfoDto(m.Version, m.Sha256, m.Path, m.LoadedUtc, c.Reloads, c.LastReloadError, m.Metadata);
-        });
+        // Liveness runs no check: the process answers. Readiness (and /healthz, which clients already poll)
+        // is the model check, 200 while Healthy or Degraded and 503 when Unhealthy.
+        app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = ModelHealthCheck.WriteJson });
+        var ready = new HealthCheckOptions { Predicate = c => c.Tags.Contains(ModelHealthCheck.ReadyTag), ResponseWriter = ModelHealthCheck.WriteJson };
+        app.MapHealthChecks("/healthz/ready", ready);
+        app.MapHealthChecks("/healthz", ready);
+        app.MapGet("/model", (ReloadingImageClassifier c) => ModelInfoDto.From(c, options.ExposePaths));
         app.MapPost("/predict", Predict).DisableAntiforgery();
         app.MapPost("/predict/batch", PredictBatch).DisableAntiforgery();
         return app;
@@ -72,33 +78,36 @@ public static class ServiceApp
             return refused;
         byte[] image;
         string? fileName = null;
-        try
+        // Only multipart is a form here: curl --data-binary sends raw bytes labelled x-www-form-urlencoded.
+        if (IsMultipart(http.Request))
         {
-            // Only multipart is a form here: curl --data-binary sends raw bytes labelled x-www-form-urlencoded.
-            if (IsMultipart(http.Request))
-            {
-                var form = await http.Request.ReadFormAsync(http.RequestAborted);
-                var file = form.Files.FirstOrDefault();
-                if (file is null)
-                    return Problem(400, "No image in the form", "Send the picture as a file field of a multipart/form-data request, or as the raw request body.");
-                if (file.Length > options.MaxImageBytes)
-                    return TooLarge(options.MaxImageBytes);
-                fileName = file.FileName;
-                image = await ReadAll(file.OpenReadStream(), http.RequestAborted);
-            }
-            else
+            var (form, refusal) = await MultipartUpload.ReadAsync(http.Request, 1, options.MaxImageBytes, options.MaxSingleRequestBytes, http.RequestAborted);
+            if (refusal is not null)
+                return Problem(refusal.Status, refusal.Title, refusal.Detail);
+            if (form!.Files is not [var file, ..])
+                return Problem(400, "No image in the form", "Send the picture as a file field of a multipart/form-data request, or as the raw request body.");
+            if (file.Bytes is null)
+                return TooLarge(options.MaxImageBytes);
+            (fileName, image) = (file.FileName, file.Bytes);
+        }
+        else
+        {
+            try
             {
                 if (await ReadCapped(http.Request.Body, options.MaxImageBytes, http.RequestAborted) is not { } body)
                     return TooLarge(options.MaxImageBytes);
                 image = body;
             }
+            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                return TooLarge(options.MaxImageBytes);
+            }
+            catch (BadHttpRequestException)
+            {
+                // Usually the client went away mid-upload; an answer may not reach it, but it is not a server error.
+                return Problem(400, "Incomplete request body", "The body ended before its declared length, or its chunked encoding is broken. Send the image again.");
+            }
         }
-        catch (Exception e) when (IsTooLarge(e))
-        {
-            return TooLarge(options.MaxImageBytes);
-        }
-        if (image.Length > options.MaxImageBytes)
-            return TooLarge(options.MaxImageBytes);
         if (CheckImage(image) is { } bad)
             return Problem(bad.Status, bad.Title, bad.Detail);
 
@@ -112,6 +121,17 @@ public static class ServiceApp
         {
             return Problem(400, "The image could not be decoded", e.Reason);
         }
+        catch (DecodeBudgetExceededException e)
+        {
+            return Busy(http, e);
+        }
+    }
+
+    /// <summary>503 with Retry-After: the image is fine, the server is short of decode memory for the moment.</summary>
+    private static IResult Busy(HttpContext http, DecodeBudgetExceededException e)
+    {
+        http.Response.Headers.RetryAfter = ((int)Math.Ceiling(e.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problem(503, "Busy decoding other large images", e.Message);
     }
 
     private static async Task<IResult> PredictBatch(HttpContext http, ReloadingImageClassifier classifier, ServiceOptions options, int? topK)
@@ -120,31 +140,24 @@ public static class ServiceApp
             return refused;
         if (!IsMultipart(http.Request))
             return Problem(415, "A batch must be multipart/form-data", "Send each picture as a file field of a multipart/form-data request.");
-        IFormFileCollection files;
-        try
-        {
-            files = (await http.Request.ReadFormAsync(http.RequestAborted)).Files;
-        }
-        catch (Exception e) when (IsTooLarge(e))
-        {
-            return TooLarge(options.MaxBatchRequestBytes);
-        }
-        if (files.Count == 0)
+        var (form, refusal) = await MultipartUpload.ReadAsync(http.Request, options.MaxBatchFiles, options.MaxImageBytes, options.MaxBatchRequestBytes, http.RequestAborted);
+        if (refusal is not null)
+            return Problem(refusal.Status, refusal.Title, refusal.Detail);
+        if (form!.FileCount == 0)
             return Problem(400, "No images in the form", "Add one or more file fields.");
-        if (files.Count > options.MaxBatchFiles)
-            return Problem(400, "Too many files", $"A batch holds at most {options.MaxBatchFiles} files; this one has {files.Count}. Split it.");
+        if (form.FileCount > options.MaxBatchFiles)
+            return Problem(400, "Too many files", $"A batch holds at most {options.MaxBatchFiles} files; this one has {form.FileCount}. Split it.");
 
         var payloads = new List<(string Name, byte[]? Bytes, int Status, string? Error)>();
-        foreach (var file in files)
+        foreach (var file in form.Files)
         {
-            if (file.Length > options.MaxImageBytes)
+            if (file.Bytes is null)
             {
                 payloads.Add((file.FileName, null, 413, $"larger than {options.MaxImageBytes} bytes"));
                 continue;
             }
-            var bytes = await ReadAll(file.OpenReadStream(), http.RequestAborted);
-            var bad = CheckImage(bytes);
-            payloads.Add((file.FileName, bad is null ? bytes : null, bad?.Status ?? 200, bad?.Detail));
+            var bad = CheckImage(file.Bytes);
+            payloads.Add((file.FileName, bad is null ? file.Bytes : null, bad?.Status ?? 200, bad?.Detail));
         }
 
         // One lease for the whole batch: all files are answered by the same model even during a reload.
@@ -161,6 +174,10 @@ public static class ServiceApp
             catch (ImageDecodeException e)
             {
                 return new BatchItemDto(p.Name, 400, null, e.Reason);
+            }
+            catch (DecodeBudgetExceededException e)
+            {
+                return new BatchItemDto(p.Name, 503, null, e.Message);
             }
         }).ToList()));
         return Results.Ok(batch);
@@ -191,7 +208,7 @@ public static class ServiceApp
         if (declared <= DrainLimit(limit))
         {
             try { await http.Request.Body.CopyToAsync(Stream.Null, http.RequestAborted); }
-            catch (Exception e) when (IsTooLarge(e) || e is IOException or OperationCanceledException) { }
+            catch (Exception e) when (e is IOException or OperationCanceledException) { }
         }
         else
         {
@@ -220,9 +237,6 @@ public static class ServiceApp
         return buffer.ToArray();
     }
 
-    private static bool IsTooLarge(Exception e) =>
-        e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }
-        || (e is InvalidDataException && e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase));
 
     private static bool IsMultipart(HttpRequest request) =>
         request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true;
@@ -235,13 +249,6 @@ public static class ServiceApp
 
     private static PredictionDto ToDto(MLTransfer.Inference.ImagePrediction p, ServedModel model, string? fileName, Stopwatch clock) =>
         new(p.Label, p.Probability, p.TopK, p.Probabilities, ModelVersionDto.From(model), fileName, clock.Elapsed.TotalMilliseconds);
-
-    private static async Task<byte[]> ReadAll(Stream stream, CancellationToken cancel)
-    {
-        using var buffer = new MemoryStream();
-        await stream.CopyToAsync(buffer, cancel);
-        return buffer.ToArray();
-    }
 
     private static Stream Resource(string name) =>
         typeof(ServiceApp).Assembly.GetManifestResourceStream(name)

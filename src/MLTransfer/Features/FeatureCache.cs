@@ -82,10 +82,11 @@ public sealed class FeatureCache : IDisposable
 
     /// <summary>
     /// Names the pixels <see cref="Images.ImageDecoder"/> makes and is part of every cache key: bump it whenever
-    /// they change (v2: bilinear instead of bicubic resize), or cached features would silently go stale.
-    /// A golden-digest test fails until it is bumped.
+    /// they change (v2: bilinear instead of bicubic resize; v3: PNGs over 16 megapixels averaged in blocks
+    /// while their rows are decoded), or cached features would silently go stale. A golden-digest test fails
+    /// until it is bumped.
     /// </summary>
-    internal const string DecoderVersion = "decoder-v2";
+    internal const string DecoderVersion = "decoder-v3";
 
     /// <summary>
     /// Opens the cache for a prepared backbone under <paramref name="workspace"/>: one file per backbone file

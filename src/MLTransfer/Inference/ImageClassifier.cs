@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using MLTransfer.Export;
 using MLTransfer.Images;
+using MLTransfer.Inference.Hosting;
 using MLTransfer.Training;
 
 namespace MLTransfer.Inference;
@@ -38,14 +39,16 @@ public sealed class ImageClassifier : IDisposable
     private readonly SchemaDefinition _inputSchema;
     private readonly ConcurrentBag<PredictionEngine<Input, Output>> _pool = new();
     private readonly ImageDecodeOptions _decode;
+    private readonly DecodeBudget? _budget;
     private int _disposed;
 
-    private ImageClassifier(MLContext ml, ITransformer model, ModelMetadata metadata, ImageDecodeOptions decode)
+    private ImageClassifier(MLContext ml, ITransformer model, ModelMetadata metadata, ImageDecodeOptions decode, DecodeBudget? budget)
     {
         _ml = ml;
         _model = model;
         Metadata = metadata;
         _decode = decode;
+        _budget = budget;
         _inputSchema = SchemaDefinition.Create(typeof(Input));
         // ML.NET only builds getters for image types registered for MLImage; register this size first.
         new ImageTypeAttribute(metadata.Backbone.InputHeight, metadata.Backbone.InputWidth).Register();
@@ -63,12 +66,18 @@ public sealed class ImageClassifier : IDisposable
     /// chain's class names and score width are checked against the metadata, and one generated image is
     /// predicted, so a model that loads also answers.
     /// </summary>
+    /// <param name="modelPath">The zip.</param>
+    /// <param name="decode">Decoder limits, or null for the defaults.</param>
+    /// <param name="decodeBudget">
+    /// Shared limit on the memory of images being decoded at once (a server's), or null for none. With one,
+    /// a prediction whose decode does not fit throws <see cref="DecodeBudgetExceededException"/>.
+    /// </param>
     /// <exception cref="MLTransferException">Missing, damaged, truncated, altered or incompatible model file.</exception>
-    public static ImageClassifier Load(string modelPath, ImageDecodeOptions? decode = null)
+    public static ImageClassifier Load(string modelPath, ImageDecodeOptions? decode = null, DecodeBudget? decodeBudget = null)
     {
         var ml = ProcessTemp.NewMLContext();
         var (model, metadata) = ModelPackage.Load(ml, modelPath);
-        var classifier = new ImageClassifier(ml, model, metadata, decode ?? ImageDecodeOptions.Default);
+        var classifier = new ImageClassifier(ml, model, metadata, decode ?? ImageDecodeOptions.Default, decodeBudget);
         try
         {
             classifier.CheckChain(modelPath);
@@ -145,12 +154,25 @@ public sealed class ImageClassifier : IDisposable
     /// <param name="imagePath">JPEG, PNG, BMP, GIF or WebP file.</param>
     /// <param name="topK">How many classes to list in <see cref="ImagePrediction.TopK"/>.</param>
     /// <exception cref="ImageDecodeException">The file is missing or not a usable image.</exception>
-    public ImagePrediction Predict(string imagePath, int topK = 3) =>
-        Predict(ImageDecoder.DecodeFile(imagePath, Width, Height, Metadata.Backbone.ResizeMode, _decode), topK);
+    /// <exception cref="DecodeBudgetExceededException">The decode budget is full (only with one).</exception>
+    public ImagePrediction Predict(string imagePath, int topK = 3) => _budget is null
+        ? Predict(ImageDecoder.DecodeFile(imagePath, Width, Height, Metadata.Backbone.ResizeMode, _decode), topK)
+        : Predict(Decode(ImageDecoder.ReadFile(imagePath, _decode), imagePath), topK);
 
     /// <summary>Predicts the class of an encoded image.</summary>
-    public ImagePrediction Predict(byte[] encodedImage, int topK = 3) =>
-        Predict(ImageDecoder.Decode(encodedImage, Width, Height, Metadata.Backbone.ResizeMode, _decode), topK);
+    /// <exception cref="ImageDecodeException">Not a usable image.</exception>
+    /// <exception cref="DecodeBudgetExceededException">The decode budget is full (only with one).</exception>
+    public ImagePrediction Predict(byte[] encodedImage, int topK = 3) => Predict(Decode(encodedImage, null), topK);
+
+    private DecodedImage Decode(byte[] encoded, string? source)
+    {
+        var mode = Metadata.Backbone.ResizeMode;
+        if (_budget is null)
+            return ImageDecoder.Decode(encoded, Width, Height, mode, _decode, source);
+        // Reserved before decoding and released before the model runs: the decoded pixels are what is large.
+        using var _ = _budget.Reserve(ImageDecoder.EstimateDecodeBytes(encoded, Width, Height, mode, _decode));
+        return ImageDecoder.Decode(encoded, Width, Height, mode, _decode, source);
+    }
 
     /// <summary>Predicts the class of an encoded image read from a stream.</summary>
     public ImagePrediction Predict(Stream encodedImage, int topK = 3)

@@ -19,4 +19,11 @@ public sealed class ImageClassifierOptions
 
     /// <summary>Decoder limits (pixels, bytes) applied to every image; null for the defaults.</summary>
     public ImageDecodeOptions? Decode { get; set; }
+
+    /// <summary>
+    /// Most bytes of decoded pixels in flight across concurrent predictions (see <see cref="DecodeBudget"/>);
+    /// a prediction that does not fit throws <see cref="DecodeBudgetExceededException"/> at once. Null for no
+    /// limit. The default lets one image of the default pixel limit through, or many ordinary ones.
+    /// </summary>
+    public long? DecodeBudgetBytes { get; set; } = DecodeBudget.DefaultCapacityBytes;
 }

@@ -8,8 +8,8 @@ namespace MLTransfer.Inference.Hosting;
 /// A thread-safe classifier for servers: many requests predict at once (each borrows a pooled ML.NET
 /// PredictionEngine), and when the model zip changes on disk the new model is loaded in full, swapped in
 /// atomically, and the old one is disposed only after the calls still using it have finished. A new file
-/// that does not load leaves the current model serving and is reported through the logger and
-/// <see cref="LastReloadError"/>.
+/// that does not load, or loads but fails a test prediction, leaves the current model serving and is
+/// reported through the logger and <see cref="LastReloadError"/>.
 /// </summary>
 /// <example>
 /// <code>
@@ -29,16 +29,22 @@ public sealed class ReloadingImageClassifier : IDisposable
     private Lease _current;
     private int _disposed;
     private int _reloads;
+    private int _failedReloads;
     private string? _lastError;
 
-    /// <summary>Loads the model now (failing fast on a bad file) and, if asked, starts watching it.</summary>
-    /// <exception cref="MLTransferException">The model file is missing, damaged or incompatible.</exception>
+    /// <summary>
+    /// Loads the model now and test-predicts with it (failing fast on a bad file) and, if asked, starts
+    /// watching it.
+    /// </summary>
+    /// <exception cref="MLTransferException">The model file is missing, damaged, incompatible, or fails the test prediction.</exception>
     public ReloadingImageClassifier(ImageClassifierOptions options, ILogger<ReloadingImageClassifier>? logger = null)
     {
         if (string.IsNullOrWhiteSpace(options.ModelPath))
             throw new MLTransferException("No model file was configured", null, "Set ImageClassifierOptions.ModelPath to a model zip written by 'mltransfer train'");
         _options = options;
         _log = logger ?? (ILogger)NullLogger.Instance;
+        // One budget for the life of the server: calls on the old and the new model share it during a swap.
+        DecodeBudget = options.DecodeBudgetBytes is { } budget ? new DecodeBudget(budget) : null;
         _path = Path.GetFullPath(options.ModelPath);
         _current = LoadLease(Sha256Of(_path)) ?? throw new MLTransferException("The model file changed while it was being loaded", _path, "Try again once it is written");
         _log.LogInformation("Serving model {Version} from {Path}", _current.Model.Version, _path);
@@ -59,20 +65,33 @@ public sealed class ReloadingImageClassifier : IDisposable
         }
     }
 
+    /// <summary>The limit on decoded pixels in flight, or null when there is none.</summary>
+    public DecodeBudget? DecodeBudget { get; }
+
+    /// <summary>True once <see cref="Dispose"/> has run: no model answers any more.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
     /// <summary>The model answering new calls.</summary>
     public ServedModel Model => Volatile.Read(ref _current).Model;
 
     /// <summary>How many times a changed file was loaded and swapped in.</summary>
     public int Reloads => Volatile.Read(ref _reloads);
 
-    /// <summary>Why the last reload attempt failed, or null when it succeeded (or none failed yet).</summary>
+    /// <summary>
+    /// Why the last reload attempt failed, or null when it succeeded, none failed yet, or the file is the
+    /// served model again.
+    /// </summary>
     public string? LastReloadError => Volatile.Read(ref _lastError);
+
+    /// <summary>How many reload attempts failed (the file did not load or failed the test prediction).</summary>
+    public int FailedReloads => Volatile.Read(ref _failedReloads);
 
     /// <summary>Raised after a new model has been swapped in.</summary>
     public event Action<ServedModel>? ModelChanged;
 
     /// <summary>Predicts the class of an encoded image with the current model.</summary>
     /// <exception cref="MLTransfer.Images.ImageDecodeException">The bytes are not a usable image.</exception>
+    /// <exception cref="DecodeBudgetExceededException">Other decodes hold the memory this one needs; try again shortly.</exception>
     public ServedPrediction Predict(byte[] encodedImage, int topK = 3) =>
         Use((classifier, model) => new ServedPrediction(classifier.Predict(encodedImage, topK), model));
 
@@ -94,12 +113,14 @@ public sealed class ReloadingImageClassifier : IDisposable
     }
 
     /// <summary>
-    /// Loads the file now if its content differs from the served model. Returns true when a new model was
-    /// swapped in; false when the file is unchanged or did not load (the error is logged and kept in
-    /// <see cref="LastReloadError"/>).
+    /// Loads the file now if its content differs from the served model, checks that the new model answers a
+    /// test image with one probability per class, and swaps it in. Returns true when a new model was swapped
+    /// in; false when the file is unchanged, or did not load or failed the check: then the current model keeps
+    /// serving and the reason is logged and kept in <see cref="LastReloadError"/>. Never throws.
     /// </summary>
     public bool Reload()
     {
+        Lease fresh;
         lock (_reloadLock)
         {
             if (Volatile.Read(ref _disposed) != 0)
@@ -108,31 +129,51 @@ public sealed class ReloadingImageClassifier : IDisposable
             {
                 var sha = Sha256Of(_path);
                 if (sha == Volatile.Read(ref _current).Model.Sha256)
+                {
+                    // The file is the served model again (a broken copy was replaced by the original): nothing is wrong any more.
+                    if (Interlocked.Exchange(ref _lastError, null) is not null)
+                        _log.LogInformation("Model file {Path} is the served model {Version} again", _path, Model.Version);
                     return false;
-                var fresh = LoadLease(sha);
-                if (fresh is null)
+                }
+                var loaded = LoadLease(sha);
+                if (loaded is null)
                 {
                     // Still being written: the writer's next change event brings us back.
                     _log.LogInformation("Model file {Path} changed during loading; waiting for it to settle", _path);
                     Poke();
                     return false;
                 }
-                // Status first, so whoever sees the new version also sees the counters that go with it.
-                Interlocked.Increment(ref _reloads);
-                Volatile.Write(ref _lastError, null);
-                var old = Interlocked.Exchange(ref _current, fresh);
-                old.Release();
-                _log.LogInformation("Reloaded model: {Old} -> {New}", old.Model.Version, fresh.Model.Version);
-                ModelChanged?.Invoke(fresh.Model);
-                return true;
+                fresh = loaded;
             }
-            catch (Exception e) when (e is MLTransferException or IOException or UnauthorizedAccessException)
+            catch (Exception e)
             {
+                // Whatever a broken file makes the loader throw (ML.NET and ONNX Runtime have many exception
+                // types), the server goes on with the model it has.
                 Volatile.Write(ref _lastError, e.Message);
-                _log.LogError(e, "The changed model file {Path} could not be loaded; still serving {Version}", _path, Model.Version);
+                Interlocked.Increment(ref _failedReloads);
+                if (e is MLTransferException)
+                    _log.LogError("The changed model file could not be used; still serving {Version}: {Reason}", Model.Version, e.Message);
+                else
+                    _log.LogError(e, "The changed model file {Path} could not be used; still serving {Version}", _path, Model.Version);
                 return false;
             }
+            // Status first, so whoever sees the new version also sees the counters that go with it.
+            Interlocked.Increment(ref _reloads);
+            Volatile.Write(ref _lastError, null);
+            var old = Interlocked.Exchange(ref _current, fresh);
+            old.Release();
+            _log.LogInformation("Reloaded model: {Old} -> {New}", old.Model.Version, fresh.Model.Version);
         }
+        try
+        {
+            ModelChanged?.Invoke(fresh.Model);
+        }
+        catch (Exception e)
+        {
+            // A subscriber's failure is not the reload's: the new model is in and stays.
+            _log.LogWarning(e, "A ModelChanged handler failed after model {Version} was swapped in", fresh.Model.Version);
+        }
+        return true;
     }
 
     private void Poke()
@@ -146,7 +187,8 @@ public sealed class ReloadingImageClassifier : IDisposable
         try { Reload(); }
         catch (Exception e)
         {
-            // A timer callback must not throw: an unexpected failure is logged and the old model keeps serving.
+            // A timer callback must not throw (it would end the process): anything Reload let through is
+            // logged and the old model keeps serving.
             Volatile.Write(ref _lastError, e.Message);
             _log.LogError(e, "Unexpected error while reloading {Path}", _path);
         }
@@ -164,18 +206,40 @@ public sealed class ReloadingImageClassifier : IDisposable
         }
     }
 
-    /// <summary>Loads the file, or returns null if its content changed while loading (so the hash would lie).</summary>
+    /// <summary>
+    /// Loads the file and test-predicts with it, or returns null if its content changed while loading (so the
+    /// hash would lie).
+    /// </summary>
+    /// <exception cref="MLTransferException">The file does not load as a model, or the model fails the test prediction.</exception>
     private Lease? LoadLease(string expectedSha)
     {
-        var classifier = ImageClassifier.Load(_path, _options.Decode);
-        var after = Sha256Of(_path);
-        if (after != expectedSha)
+        ImageClassifier classifier;
+        try
+        {
+            classifier = ImageClassifier.Load(_path, _options.Decode, DecodeBudget);
+        }
+        catch (Exception e) when (e is not MLTransferException)
+        {
+            throw new MLTransferException($"The model file could not be loaded: {e.GetType().Name}, {e.Message.TrimEnd('.')}", _path,
+                "Check that it is a complete model zip written by 'mltransfer train' or 'mltransfer finetune'", e);
+        }
+        try
+        {
+            var after = Sha256Of(_path);
+            if (after != expectedSha)
+            {
+                classifier.Dispose();
+                return null;
+            }
+            ModelProbe.Check(classifier, _options.Decode, _path);
+            var model = new ServedModel(ServedModel.VersionOf(after, classifier.Metadata), after, _path, DateTimeOffset.UtcNow, classifier.Metadata);
+            return new Lease(classifier, model);
+        }
+        catch
         {
             classifier.Dispose();
-            return null;
+            throw;
         }
-        var model = new ServedModel(ServedModel.VersionOf(after, classifier.Metadata), after, _path, DateTimeOffset.UtcNow, classifier.Metadata);
-        return new Lease(classifier, model);
     }
 
     private static string Sha256Of(string path)
