@@ -33,7 +33,8 @@ internal sealed class BackboneOptions
             command.Options.Add(o);
     }
 
-    public TransferLearningOptions Apply(ParseResult parse, TransferLearningOptions options)
+    /// <summary>Where the backbone comes from, as the flags say.</summary>
+    public BackboneSource Source(ParseResult parse)
     {
         var featureTensor = parse.GetValue(_featureTensor);
         var size = parse.GetValue(_inputSize);
@@ -41,13 +42,13 @@ internal sealed class BackboneOptions
         var channels = parse.GetValue(_channels);
         var mean = Floats(parse.GetValue(_mean), "--mean");
         var std = Floats(parse.GetValue(_std), "--std");
-        return options with
+        return new BackboneSource
         {
-            Backbone = parse.GetValue(_backbone),
-            BackboneDirs = parse.GetValue(_dirs) ?? [],
+            Name = parse.GetValue(_backbone),
+            Dirs = parse.GetValue(_dirs) ?? [],
             CatalogPath = parse.GetValue(_catalog),
             AllowDownload = !parse.GetValue(_offline),
-            AdjustBackbone = d => d with
+            Adjust = d => d with
             {
                 FeatureTensor = featureTensor ?? d.FeatureTensor,
                 InputWidth = size ?? d.InputWidth,

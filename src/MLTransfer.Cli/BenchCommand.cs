@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using MLTransfer.Benchmarks;
+using MLTransfer.Cli.Benchmarks;
 using MLTransfer.Features;
 using MLTransfer.Training;
 
@@ -35,7 +35,7 @@ internal static class BenchCommand
                 var report = Benchmark.Run(new BenchmarkOptions
                 {
                     DataPath = parse.GetValue(data)!,
-                    Training = backbone.Apply(parse, new TransferLearningOptions { Seed = parse.GetValue(seed) }),
+                    Training = new TransferLearningOptions { Seed = parse.GetValue(seed), Backbone = backbone.Source(parse) },
                     BatchSize = parse.GetValue(batchSize),
                     MinMeasureTime = TimeSpan.FromSeconds(parse.GetValue(seconds)),
                     DecodeSamples = parse.GetValue(decodeSamples),

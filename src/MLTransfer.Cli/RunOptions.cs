@@ -63,21 +63,25 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
     public TransferLearningOptions Apply(ParseResult parse, ConsoleProgress progress, FeatureExtractionOptions? extraction = null)
     {
         var silent = Silent(parse);
-        return Backbone.Apply(parse, new TransferLearningOptions
+        return new TransferLearningOptions
         {
+            Backbone = Backbone.Source(parse),
             Seed = parse.GetValue(Seed),
             TestFraction = parse.GetValue(TestFraction),
             ValidationFraction = parse.GetValue(ValidationFraction),
-            WorkspacePath = parse.GetValue(Workspace),
-            UseFeatureCache = !parse.GetValue(NoCache),
-            FeatureCacheLockTimeout = TimeSpan.FromSeconds(parse.GetValue(CacheWait)),
+            Cache = new FeatureCacheOptions
+            {
+                WorkspacePath = parse.GetValue(Workspace),
+                Enabled = !parse.GetValue(NoCache),
+                LockTimeout = TimeSpan.FromSeconds(parse.GetValue(CacheWait)),
+            },
             Extraction = (extraction ?? new FeatureExtractionOptions()) with { Progress = progress },
             Log = line =>
             {
                 if (!silent)
                     Console.Error.WriteLine(line);
             },
-        });
+        };
     }
 
     /// <summary>Saves the model zip and its metrics JSON beside it (neither onto the run's inputs); returns the metrics path.</summary>

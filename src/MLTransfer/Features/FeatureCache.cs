@@ -89,31 +89,21 @@ public sealed class FeatureCache : IDisposable
     internal const string DecoderVersion = "decoder-v3";
 
     /// <summary>
-    /// Opens the cache for a prepared backbone under <paramref name="workspace"/>: one file per backbone file
-    /// (its SHA-256), per preprocessing (everything that changes the pixels fed to it) and per cached tensor.
-    /// Every trainer opens its cache here, so they share entries and a decoder change is made in one place.
+    /// Opens the cache that <paramref name="key"/> names, as <paramref name="options"/> configure it, and logs
+    /// what was found (entries, repairs); null when the cache is turned off.
     /// </summary>
-    /// <param name="workspace">The workspace folder.</param>
-    /// <param name="folder">Sub-folder of the workspace (<c>features</c>, <c>cuts</c>).</param>
-    /// <param name="fileName">Cache file name inside the keyed folder.</param>
-    /// <param name="backboneSha256">SHA-256 of the backbone file.</param>
-    /// <param name="backbone">The prepared graph whose output is cached.</param>
-    /// <param name="tensor">Names the cached tensor (the feature tensor, or a cut).</param>
-    /// <param name="viewKey">An augmentation view, or null for the plain image.</param>
-    /// <param name="pixels">
-    /// Names what decodes the images when it is not <see cref="Images.ImageDecoder"/> (whose pixels are
-    /// <see cref="DecoderVersion"/>), e.g. ML.NET's LoadImages for a chain that decodes with it.
-    /// </param>
-    /// <param name="open">Waiting for another run, and where to say so; null for the defaults.</param>
-    public static FeatureCache OpenFor(string workspace, string folder, string fileName, string backboneSha256, Backbones.PreparedBackbone backbone,
-        string tensor, string? viewKey = null, string? pixels = null, FeatureCacheOpenOptions? open = null)
+    /// <exception cref="MLTransferException">Another run still holds the cache after the wait, or the workspace cannot be written.</exception>
+    internal static FeatureCache? OpenFor(FeatureCacheOptions options, FeatureCacheKey key, Action<string> log, CancellationToken cancellation)
     {
-        var d = backbone.Description;
-        var preprocessing = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"{pixels ?? DecoderVersion}|{backbone.InputWidth}x{backbone.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|{tensor}");
-        if (viewKey is not null)
-            preprocessing += "\n" + viewKey;
-        return Open(Path.Combine(workspace, folder, KeyFor(backboneSha256, preprocessing), fileName), backbone.FeatureSize, open);
+        if (!options.Enabled)
+            return null;
+        var cache = Open(key.PathIn(options.ResolvedWorkspace), key.Backbone.FeatureSize,
+            new FeatureCacheOpenOptions { LockTimeout = options.LockTimeout, Log = log, Cancellation = cancellation });
+        var name = key.Tensor is null ? "feature cache" : "cut-activation cache";
+        log($"{name}: {cache.FilePath} ({cache.Count} entries)");
+        foreach (var notice in cache.OpenNotices)
+            log($"{name}: {notice}");
+        return cache;
     }
 
     /// <summary>

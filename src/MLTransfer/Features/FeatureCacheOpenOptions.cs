@@ -7,7 +7,7 @@ public sealed record FeatureCacheOpenOptions
     /// Default <see cref="LockTimeout"/>: long enough for another run's extraction of a few thousand images
     /// to finish (the cache is only held while features are extracted, not while the head trains).
     /// </summary>
-    public static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromMinutes(10);
+    public static readonly TimeSpan DefaultLockTimeout = FeatureCacheOptions.DefaultLockTimeout;
 
     /// <summary>How long to wait for another run to release the cache before giving up; zero gives up at once.</summary>
     public TimeSpan LockTimeout { get; init; } = DefaultLockTimeout;

@@ -10,21 +10,16 @@ namespace MLTransfer.FineTuning;
 /// </summary>
 public sealed class FineTuningResult : IDisposable
 {
-    private readonly PreparedBackbone _frozenPart;
-    private readonly TrainableNetwork _network;
+    private readonly BackboneCut _cut;
     private readonly Microsoft.ML.ITransformer _head;
-    private readonly int[] _cutShape;
 
-    internal FineTuningResult(TrainedModel model, FineTuningReport report, PreparedBackbone backbone, PreparedBackbone frozenPart,
-        TrainableNetwork network, Microsoft.ML.ITransformer head, int[] cutShape)
+    internal FineTuningResult(TrainedModel model, FineTuningReport report, PreparedBackbone backbone, BackboneCut cut, Microsoft.ML.ITransformer head)
     {
         Model = model;
         Report = report;
         Backbone = backbone;
-        _frozenPart = frozenPart;
-        _network = network;
+        _cut = cut;
         _head = head;
-        _cutShape = cutShape;
     }
 
     /// <summary>The model to save (<see cref="TrainedModel.Save"/>), with the usual training report of the final model.</summary>
@@ -40,12 +35,12 @@ public sealed class FineTuningResult : IDisposable
     /// </summary>
     public float[][] Score(IReadOnlyList<string> imagePaths)
     {
-        using var session = new BackboneSession(_frozenPart);
-        var cut = FeatureExtractor.Extract(imagePaths, session);
-        var missing = imagePaths.Where(p => !cut.Features.ContainsKey(p)).ToList();
-        if (missing.Count > 0)
-            throw new MLTransferException($"Could not read {missing.Count} image(s): {string.Join(", ", cut.Skipped.Select(s => $"{s.Path}: {s.Reason}"))}", missing[0], "Pass readable image files");
-        var features = FineTuner.Features(_network, imagePaths.Select(p => cut.Features[p]).ToList(), _cutShape);
+        using var session = new BackboneSession(_cut.FrozenPart);
+        var activations = FeatureExtractor.Extract(imagePaths, session);
+        if (activations.Skipped.Count > 0)
+            throw new MLTransferException($"Could not read {activations.Skipped.Count} image(s): {string.Join(", ", activations.Skipped.Select(s => $"{s.Path}: {s.Reason}"))}",
+                activations.Skipped[0].Path, "Pass readable image files");
+        var features = _cut.Features(activations.Features.Select(f => f!).ToList());
         return HeadTrainer.Score(Model.Context, _head, features);
     }
 

@@ -16,6 +16,11 @@ namespace MLTransfer.Images;
 /// </remarks>
 public static class ImageDecoder
 {
+    private static long _filesRead;
+
+    /// <summary>Image files this process has read so far (a test checks that a warm run reads none).</summary>
+    internal static long FilesRead => Interlocked.Read(ref _filesRead);
+
     /// <summary>Decodes a file into an opaque BGRA image of exactly <paramref name="width"/>×<paramref name="height"/>.</summary>
     /// <exception cref="ImageDecodeException">The file is missing, unreadable, not an image, corrupt or too large.</exception>
     /// <param name="path">Image file.</param>
@@ -38,6 +43,7 @@ public static class ImageDecoder
     public static byte[] ReadFile(string path, ImageDecodeOptions? options = null)
     {
         options ??= ImageDecodeOptions.Default;
+        Interlocked.Increment(ref _filesRead);
         try
         {
             if (Directory.Exists(path))

@@ -3,15 +3,22 @@ using MLTransfer.Backbones.Store;
 
 namespace MLTransfer.Training;
 
-/// <summary>Resolves the run's backbone, applies the caller's adjustments and prepares its graph, logging each step.</summary>
+/// <summary>Resolves a run's backbone, applies the caller's adjustments and prepares its graph, logging each step.</summary>
 internal static class BackbonePreparation
 {
-    public static (ResolvedBackbone Resolved, PreparedBackbone Prepared) Run(TransferLearningOptions options, Action<string> log, CancellationToken cancellation)
+    public static ResolvedBackbone Resolve(BackboneSource? source, Action<string> log, CancellationToken cancellation)
     {
-        var resolved = BackboneResolver.Resolve(options.Backbone, options.CatalogPath, options.BackboneDirs, options.AllowDownload, log, cancellation);
-        if (options.AdjustBackbone is not null)
-            resolved = resolved with { Description = options.AdjustBackbone(resolved.Description) };
+        source ??= new BackboneSource();
+        var resolved = BackboneResolver.Resolve(source.Name, source.CatalogPath, source.Dirs, source.AllowDownload, log, cancellation);
+        if (source.Adjust is not null)
+            resolved = resolved with { Description = source.Adjust(resolved.Description) };
         log($"backbone: {resolved.Description.Name} — {resolved.Reason}");
+        return resolved;
+    }
+
+    public static (ResolvedBackbone Resolved, PreparedBackbone Prepared) Run(BackboneSource? source, Action<string> log, CancellationToken cancellation)
+    {
+        var resolved = Resolve(source, log, cancellation);
         var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
         log($"features: tensor '{prepared.Feature.FeatureTensor}' ({prepared.FeatureSize}-d), input {prepared.InputWidth}×{prepared.InputHeight} {resolved.Description.ResizeMode}");
         return (resolved, prepared);

@@ -1,13 +1,14 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLTransfer.Evaluation;
+using MLTransfer.Features;
 using MLTransfer.Training.Heads;
 
 namespace MLTransfer.Training;
 
 public sealed partial class ImageClassificationEstimator
 {
-    private sealed record Row(ImageClassificationFeatures.ImageSource Source, int Label);
+    private sealed record Row(ImageSource Source, int Label);
 
     private static (IReadOnlyList<string> ClassNames, IReadOnlyList<Row> Rows, List<string> Skipped, bool IsBytes) ReadRows(IDataView data, Options o, string what)
     {
@@ -50,17 +51,17 @@ public sealed partial class ImageClassificationEstimator
         {
             position++;
             label(ref key);
-            ImageClassificationFeatures.ImageSource source;
+            ImageSource source;
             if (path is not null)
             {
                 path(ref text);
                 var p = text.ToString();
-                source = new(o.ImageFolder is null ? p : Path.Combine(o.ImageFolder, p), null, p);
+                source = ImageSource.File(o.ImageFolder is null ? p : Path.Combine(o.ImageFolder, p));
             }
             else
             {
                 bytes!(ref buffer);
-                source = new(null, buffer.DenseValues().ToArray(), $"{what} row {position}");
+                source = ImageSource.Encoded(buffer.DenseValues().ToArray(), $"{what} row {position}");
             }
             if (key == 0)
             {

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using MLTransfer.Backbones;
 using MLTransfer.Features;
 using MLTransfer.Images;
 using MLTransfer.Training.Heads;
@@ -28,14 +29,8 @@ public sealed partial class ImageClassificationEstimator
         /// <summary>Output key column of the predicted class (default <c>PredictedLabel</c>), with the label's key values.</summary>
         public string PredictedLabelColumnName { get; init; } = "PredictedLabel";
 
-        /// <summary>Backbone: catalog name (<c>mobilenet-v2</c>), path to an ONNX file, or null for the default choice.</summary>
-        public string? Backbone { get; init; }
-        /// <summary>Extra offline folders searched for backbone files (besides <c>MLTRANSFER_BACKBONE_DIR</c>).</summary>
-        public IReadOnlyList<string> BackboneDirs { get; init; } = [];
-        /// <summary>User catalog JSON with extra backbone records, or null for the default location.</summary>
-        public string? CatalogPath { get; init; }
-        /// <summary>Whether a missing backbone may be downloaded (default true).</summary>
-        public bool AllowDownload { get; init; } = true;
+        /// <summary>The backbone and where it comes from; a catalog name (<c>mobilenet-v2</c>) or ONNX path converts to it.</summary>
+        public BackboneSource Backbone { get; init; } = new();
 
         /// <summary>Maximum number of epochs (default 100; early stopping usually ends sooner).</summary>
         public int Epoch { get; init; } = 100;
@@ -92,15 +87,8 @@ public sealed partial class ImageClassificationEstimator
         /// <summary>Receives one line per step (backbone choice, extraction, chosen L2, early stop).</summary>
         public Action<string>? Log { get; init; }
 
-        /// <summary>Workspace for the bottleneck (feature) cache; null for the user cache folder.</summary>
-        public string? WorkspacePath { get; init; }
-        /// <summary>Reuse cached features and store new ones (default true).</summary>
-        public bool ReuseTrainSetBottleneckCachedValues { get; init; } = true;
-        /// <summary>
-        /// How long to wait when another run is using the same feature cache (same backbone, same workspace)
-        /// before failing with advice; zero fails at once.
-        /// </summary>
-        public TimeSpan FeatureCacheLockTimeout { get; init; } = FeatureCacheOpenOptions.DefaultLockTimeout;
+        /// <summary>The bottleneck (feature) cache: workspace, on or off (ML.NET Vision's <c>ReuseTrainSetBottleneckCachedValues</c>), lock wait.</summary>
+        public FeatureCacheOptions Cache { get; init; } = new();
         /// <summary>Batch size, threads and progress of feature extraction.</summary>
         public FeatureExtractionOptions Extraction { get; init; } = new();
     }

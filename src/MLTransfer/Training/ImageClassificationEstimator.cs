@@ -27,7 +27,7 @@ namespace MLTransfer.Training;
 /// with the label's key values; a one-element key vector, because ML.NET's ONNX transform always outputs
 /// vectors).
 /// </remarks>
-public sealed partial class ImageClassificationEstimator : IEstimator<ITransformer>
+public sealed partial class ImageClassificationEstimator : IEstimator<ImageClassificationTransformer>
 {
     private const string TempImage = ImageBytesDecoding.OutputColumn;
     internal const int SupersampleFactor = 2;
@@ -39,12 +39,6 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
     {
         _options = options ?? throw new ArgumentNullException(nameof(options));
     }
-
-    /// <summary>What the last <see cref="Fit"/> did: epoch curve, chosen L2, validation and cross-validation metrics.</summary>
-    public ImageClassificationSummary? LastSummary { get; private set; }
-
-    /// <summary>The ONNX bytes of the head fitted last (input <c>mltransfer_features</c>).</summary>
-    public byte[]? LastHeadOnnx { get; private set; }
 
     /// <inheritdoc />
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
@@ -65,82 +59,126 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
             .GetOutputSchema(inputSchema);
     }
 
-    /// <summary>Extracts features, trains the head and returns the scoring chain (stock ML.NET transforms).</summary>
+    /// <summary>
+    /// Extracts features, trains the head and returns the fitted model: the scoring chain (stock ML.NET
+    /// transforms, saved as such) together with what the fit did (<see cref="ImageClassificationTransformer.Summary"/>).
+    /// The estimator itself is not changed, as ML.NET estimators are not.
+    /// </summary>
     /// <exception cref="MLTransferException">Bad columns, no usable images, or a backbone that cannot be found.</exception>
-    public ITransformer Fit(IDataView input)
+    public ImageClassificationTransformer Fit(IDataView input)
     {
         var o = _options;
         var log = o.Log ?? (_ => { });
+        o.Augmentation?.Validate();
         var (classNames, train, trainSkipped, isBytes) = ReadRows(input, o, "training data");
-        var resolved = BackboneResolver.Resolve(o.Backbone, o.CatalogPath, o.BackboneDirs, o.AllowDownload, log);
+        var resolved = BackbonePreparation.Resolve(o.Backbone, log, CancellationToken.None);
         // The saved chain resizes with ML.NET's nearest-pixel ResizeImages; at twice the size and box-filtered
         // in the graph, that costs no accuracy (see BackboneGraph.WithSupersampledInput).
         var prepared = PrepareForChain(resolved);
-        log($"backbone: {resolved.Description.Name} — {resolved.Reason}");
-
-        IReadOnlyList<Row> validationRows = [];
-        List<string> validationSkipped = [];
-        if (o.ValidationSet is { } vs)
-        {
-            var v = ReadRows(vs, o, "validation set");
-            if (!v.ClassNames.SequenceEqual(classNames))
-                throw new MLTransferException("The validation set's label keys differ from the training data's", o.LabelColumnName,
-                    "Map both with the same MapValueToKey transformer (fit it once, transform both)");
-            (validationRows, validationSkipped) = (v.Rows, v.Skipped);
-        }
-        o.Augmentation?.Validate();
-        float[]?[] trainFeatures, validationFeatures;
-        var skipped = trainSkipped.Concat(validationSkipped).ToList();
-        int extracted, fromCache;
-        var workspace = o.WorkspacePath ?? new TransferLearningOptions().ResolvedWorkspace;
+        var validationRows = ReadValidation(classNames);
         using var session = new BackboneSession(prepared, o.Extraction.InferenceThreads);
-        // Training pixels come from the saved chain's own image steps, so features at training and at
-        // prediction agree exactly whatever ML.NET's decoder and resizer do differently from ours.
-        using var loader = new ChainImageLoader(isBytes, prepared.InputWidth, prepared.InputHeight, prepared.Description.ResizeMode);
-        var pixels = ChainPixelsKey(isBytes);
-        using (var cache = o.ReuseTrainSetBottleneckCachedValues ? OpenCache(workspace, resolved.Sha256, prepared, null, pixels, log) : null)
-        {
-            var sources = train.Concat(validationRows).Select(r => r.Source).ToList();
-            var r = ImageClassificationFeatures.Extract(sources, session, cache, o.Extraction, CancellationToken.None, decode: loader.Decode);
-            trainFeatures = r.Features[..train.Count];
-            validationFeatures = r.Features[train.Count..];
-            skipped.AddRange(r.Skipped);
-            (extracted, fromCache) = (r.Extracted, r.FromCache);
-        }
-        log(string.Create(CultureInfo.InvariantCulture, $"features: {extracted} extracted, {fromCache} from cache, {skipped.Count} rows skipped"));
 
-        static (HeadExamples Examples, List<int> Rows) Usable(IReadOnlyList<Row> rows, float[]?[] features)
+        var extraction = ExtractChainFeatures([.. train, .. validationRows.Rows], isBytes, session, resolved.Sha256, log);
+        var skipped = trainSkipped.Concat(validationRows.Skipped).Concat(extraction.Skipped.Select(s => $"{s.Path}: {s.Reason}")).ToList();
+        log(string.Create(CultureInfo.InvariantCulture, $"features: {extraction.Extracted} extracted, {extraction.FromCache} from cache, {skipped.Count} rows skipped"));
+        var (all, trainSet, validationSet, trainRows) = Sets(train, validationRows.Rows, extraction.Features, classNames.Count);
+        var (augmented, viewCounts) = Augment(trainSet, trainRows.Select(i => train[i]).ToList(), session, resolved.Sha256, prepared, log);
+
+        var headOptions = HeadOptions(augmented, classNames.Count);
+        var validation = validationSet.Count > 0 ? validationSet : null;
+        var (head, search) = TrainHead(augmented, classNames.Count, validation, headOptions, log);
+        ClassificationMetrics? validationMetrics = validation is null ? null :
+            MetricsCalculator.Compute(classNames, validation.Labels, validation.Features.Select(f => head.Network.Predict(f)).ToList());
+        MetricsSummary? cv = o.Folds >= 2 ? CrossValidate(all, classNames, o.Folds, headOptions with { L2Regularization = head.L2Regularization, Epoch = head.BestEpoch, EarlyStopping = null }, o.Seed) : null;
+
+        var headOnnx = OnnxHeadExporter.Build(head.Network, classNames);
+        var summary = new ImageClassificationSummary(classNames, resolved.Description.Name, trainSet.Count, validationSet.Count, skipped, head, search,
+            validationMetrics, cv, extraction.Extracted + viewCounts.Extracted, extraction.FromCache + viewCounts.FromCache)
         {
-            var keep = Enumerable.Range(0, rows.Count).Where(i => features[i] is not null).ToList();
-            return (new HeadExamples(keep.Select(i => features[i]!).ToList(), keep.Select(i => rows[i].Label).ToList()), keep);
+            AugmentedExamples = augmented.Count - trainSet.Count,
+        };
+        return new ImageClassificationTransformer(BuildChain(input, prepared, headOnnx, classNames, isBytes), summary, headOnnx);
+    }
+
+    private (IReadOnlyList<Row> Rows, List<string> Skipped) ReadValidation(IReadOnlyList<string> classNames)
+    {
+        if (_options.ValidationSet is not { } vs)
+            return ([], []);
+        var v = ReadRows(vs, _options, "validation set");
+        if (!v.ClassNames.SequenceEqual(classNames))
+            throw new MLTransferException("The validation set's label keys differ from the training data's", _options.LabelColumnName,
+                "Map both with the same MapValueToKey transformer (fit it once, transform both)");
+        return (v.Rows, v.Skipped);
+    }
+
+    /// <summary>
+    /// Features of every row, from the saved chain's own image steps (LoadImages or the bytes decoder, then
+    /// ResizeImages), so features at training and at prediction agree exactly whatever ML.NET's decoder and
+    /// resizer do differently from ours.
+    /// </summary>
+    private FeatureExtractionResult ExtractChainFeatures(IReadOnlyList<Row> rows, bool isBytes, BackboneSession session, string backboneSha256, Action<string> log)
+    {
+        var prepared = session.Backbone;
+        using var loader = new ChainImageLoader(isBytes, prepared.InputWidth, prepared.InputHeight, prepared.Description.ResizeMode);
+        using var cache = FeatureCache.OpenFor(_options.Cache ?? new(), new FeatureCacheKey(backboneSha256, prepared, Pixels: ChainPixelsKey(isBytes)), log, CancellationToken.None);
+        return FeatureExtractor.Extract(rows.Select(r => r.Source).ToList(), session, cache, _options.Extraction, CancellationToken.None,
+            (source, bytes, _) => loader.Decode(source.Path ?? source.Name, bytes));
+    }
+
+    /// <summary>The usable examples, split into training and validation (given, or a stratified share), and the row of each training example.</summary>
+    private (HeadExamples All, HeadExamples Train, HeadExamples Validation, List<int> TrainRows) Sets(IReadOnlyList<Row> train, IReadOnlyList<Row> validationRows,
+        float[]?[] features, int classes)
+    {
+        static (HeadExamples Examples, List<int> Rows) Usable(IReadOnlyList<Row> rows, ReadOnlySpan<float[]?> features)
+        {
+            var keep = new List<int>();
+            for (var i = 0; i < rows.Count; i++)
+                if (features[i] is not null)
+                    keep.Add(i);
+            var f = features.ToArray();
+            return (new HeadExamples(keep.Select(i => f[i]!).ToList(), keep.Select(i => rows[i].Label).ToList()), keep);
         }
-        var (all, allRows) = Usable(train, trainFeatures);
+        var (all, allRows) = Usable(train, features.AsSpan(0, train.Count));
         HeadExamples trainSet, validationSet;
         List<int> trainRows;
-        if (o.ValidationSet is not null)
+        if (_options.ValidationSet is not null)
         {
             (trainSet, trainRows) = (all, allRows);
-            validationSet = Usable(validationRows, validationFeatures).Examples;
+            validationSet = Usable(validationRows, features.AsSpan(train.Count)).Examples;
         }
         else
         {
-            var (t, v) = StratifiedSplit(all, classNames.Count, o.ValidationSetFraction, o.Seed);
+            var (t, v) = StratifiedSplit(all, classes, _options.ValidationSetFraction, _options.Seed);
             (trainSet, validationSet, trainRows) = (all.Subset(t), all.Subset(v), t.Select(i => allRows[i]).ToList());
         }
         if (trainSet.Count == 0)
-            throw new MLTransferException("No usable training images", o.FeatureColumnName, "Check the image column and folder; see the skipped rows in the log");
-        var originalTrainCount = trainSet.Count;
-        if (o.Augmentation is { ViewCount: > 0 } augmentation)
-        {
-            // Only the training rows kept after the split get views: the validation set (given or held out)
-            // must measure the images as prediction will see them.
-            var views = ExtractViews(augmentation, trainRows.Select(i => train[i]).ToList(), session, workspace, resolved.Sha256, prepared, log);
-            trainSet = new HeadExamples(trainSet.Features.Concat(views.Examples.Features).ToList(), trainSet.Labels.Concat(views.Examples.Labels).ToList());
-            (extracted, fromCache) = (extracted + views.Extracted, fromCache + views.FromCache);
-        }
+            throw new MLTransferException("No usable training images", _options.FeatureColumnName, "Check the image column and folder; see the skipped rows in the log");
+        return (all, trainSet, validationSet, trainRows);
+    }
 
-        var weights = o.ClassWeights ?? (o.BalanceClasses ? BalancedWeights(trainSet, classNames.Count) : null);
-        var headOptions = new HeadTrainingOptions
+    /// <summary>
+    /// The training examples plus their augmentation views. Only training rows get views: the validation set
+    /// (given or held out) must measure the images as prediction will see them.
+    /// </summary>
+    private (HeadExamples Examples, (int Extracted, int FromCache) Counts) Augment(HeadExamples trainSet, IReadOnlyList<Row> rows, BackboneSession session,
+        string backboneSha256, PreparedBackbone prepared, Action<string> log)
+    {
+        if (_options.Augmentation is not { ViewCount: > 0 } augmentation)
+            return (trainSet, (0, 0));
+        var r = FeatureExtractor.ExtractViews(rows.Select(r => r.Source).ToList(), augmentation, session,
+            k => FeatureCache.OpenFor(_options.Cache ?? new(), new FeatureCacheKey(backboneSha256, prepared, View: augmentation.ViewKey(k)), log, CancellationToken.None),
+            _options.Extraction, CancellationToken.None);
+        var failed = rows.Count * augmentation.ViewCount - r.Views.Count;
+        log(string.Create(CultureInfo.InvariantCulture,
+            $"augmentation: {augmentation.ViewCount} views × {rows.Count} training images → {r.Views.Count} extra examples ({r.Extracted} extracted, {r.FromCache} from cache{(failed > 0 ? $", {failed} failed" : "")})"));
+        var examples = new HeadExamples([.. trainSet.Features, .. r.Views.Select(v => v.Features)], [.. trainSet.Labels, .. r.Views.Select(v => rows[v.Source].Label)]);
+        return (examples, (r.Extracted, r.FromCache));
+    }
+
+    private HeadTrainingOptions HeadOptions(HeadExamples train, int classes)
+    {
+        var o = _options;
+        return new HeadTrainingOptions
         {
             HiddenLayers = o.HiddenLayers,
             Dropout = o.Dropout,
@@ -151,15 +189,21 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
             Momentum = o.Momentum,
             LearningRateScheduler = o.LearningRateScheduler,
             EarlyStopping = o.EarlyStoppingCriteria,
-            ClassWeights = weights,
+            ClassWeights = o.ClassWeights ?? (o.BalanceClasses ? BalancedWeights(train, classes) : null),
             Seed = o.Seed,
         };
-        var validation = validationSet.Count > 0 ? validationSet : null;
+    }
+
+    /// <summary>Trains the head with the given L2, or chooses L2 on the validation set among the candidates.</summary>
+    private (HeadTrainingResult Head, Dictionary<float, double> Search) TrainHead(HeadExamples train, int classes, HeadExamples? validation,
+        HeadTrainingOptions headOptions, Action<string> log)
+    {
+        var o = _options;
         var search = new Dictionary<float, double>();
         HeadTrainingResult head;
-        if (o.L2Regularization is { } fixedL2 || validation is null)
+        if (o.L2Regularization is not null || validation is null)
         {
-            head = NeuralHeadTrainer.Train(trainSet, classNames.Count, validation, headOptions with { L2Regularization = o.L2Regularization ?? 1e-4f, MetricsCallback = o.MetricsCallback });
+            head = NeuralHeadTrainer.Train(train, classes, validation, headOptions with { L2Regularization = o.L2Regularization ?? 1e-4f, MetricsCallback = o.MetricsCallback });
         }
         else
         {
@@ -167,7 +211,7 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
             double bestScore = double.PositiveInfinity;
             foreach (var l2 in o.L2Candidates)
             {
-                var candidate = NeuralHeadTrainer.Train(trainSet, classNames.Count, validation, headOptions with { L2Regularization = l2 });
+                var candidate = NeuralHeadTrainer.Train(train, classes, validation, headOptions with { L2Regularization = l2 });
                 var score = Score(candidate, o.EarlyStoppingCriteria);
                 search[l2] = score;
                 log(string.Create(CultureInfo.InvariantCulture, $"L2 {l2:G3}: best epoch {candidate.BestEpoch}, validation score {score:F4}"));
@@ -181,42 +225,7 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ITransform
         }
         log(string.Create(CultureInfo.InvariantCulture,
             $"head: {(o.HiddenLayers.Count == 0 ? "softmax" : "mlp " + string.Join('-', o.HiddenLayers))}, L2 {head.L2Regularization:G3}, {head.History.Count} epochs run, best epoch {head.BestEpoch}{(head.StoppedEarly ? " (stopped early)" : "")}"));
-
-        ClassificationMetrics? validationMetrics = validation is null ? null :
-            MetricsCalculator.Compute(classNames, validation.Labels, validation.Features.Select(f => head.Network.Predict(f)).ToList());
-        MetricsSummary? cv = o.Folds >= 2 ? CrossValidate(all, classNames, o.Folds, headOptions with { L2Regularization = head.L2Regularization, Epoch = head.BestEpoch, EarlyStopping = null }, o.Seed) : null;
-
-        var headOnnx = OnnxHeadExporter.Build(head.Network, classNames);
-        LastHeadOnnx = headOnnx;
-        LastSummary = new ImageClassificationSummary(classNames, resolved.Description.Name, originalTrainCount, validationSet.Count, skipped, head, search,
-            validationMetrics, cv, extracted, fromCache)
-        {
-            AugmentedExamples = trainSet.Count - originalTrainCount,
-        };
-        return BuildChain(input, prepared, headOnnx, classNames, isBytes);
-    }
-
-    /// <summary>Features of every augmentation view of <paramref name="rows"/>, each view through its own cache.</summary>
-    private (HeadExamples Examples, int Extracted, int FromCache) ExtractViews(ImageAugmentation augmentation, IReadOnlyList<Row> rows, BackboneSession session,
-        string workspace, string backboneSha256, PreparedBackbone prepared, Action<string> log)
-    {
-        var o = _options;
-        var r = ImageClassificationFeatures.ExtractViews(rows.Select(r => r.Source).ToList(), augmentation, session,
-            o.ReuseTrainSetBottleneckCachedValues ? k => OpenCache(workspace, backboneSha256, prepared, augmentation.ViewKey(k), null, log) : null,
-            o.Extraction, CancellationToken.None);
-        var failed = rows.Count * augmentation.ViewCount - r.Views.Count;
-        log(string.Create(CultureInfo.InvariantCulture,
-            $"augmentation: {augmentation.ViewCount} views × {rows.Count} training images → {r.Views.Count} extra examples ({r.Extracted} extracted, {r.FromCache} from cache{(failed > 0 ? $", {failed} failed" : "")})"));
-        return (new HeadExamples(r.Views.Select(v => v.Features).ToList(), r.Views.Select(v => rows[v.Source].Label).ToList()), r.Extracted, r.FromCache);
-    }
-
-    private FeatureCache OpenCache(string workspace, string backboneSha256, PreparedBackbone prepared, string? viewKey, string? pixels, Action<string> log)
-    {
-        var cache = ImageClassificationFeatures.OpenCache(workspace, backboneSha256, prepared, viewKey, pixels,
-            new FeatureCacheOpenOptions { LockTimeout = _options.FeatureCacheLockTimeout, Log = log });
-        foreach (var notice in cache.OpenNotices)
-            log($"feature cache: {notice}");
-        return cache;
+        return (head, search);
     }
 
     /// <summary>The backbone graph the saved chain runs: prepared, taking images at <see cref="SupersampleFactor"/> × its size.</summary>

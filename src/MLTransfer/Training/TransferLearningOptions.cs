@@ -1,25 +1,13 @@
 using MLTransfer.Backbones;
 using MLTransfer.Features;
-using MLTransfer.Images;
 
 namespace MLTransfer.Training;
 
 /// <summary>Options of a transfer-learning run (ML.NET-style options class: every property has a sensible default).</summary>
 public sealed record TransferLearningOptions
 {
-    /// <summary>Backbone: a catalog name (<c>mobilenet-v2</c>), a path to an ONNX file, or null for the default choice.</summary>
-    public string? Backbone { get; init; }
-    /// <summary>
-    /// Adjusts the resolved backbone description before use, e.g. preprocessing flags for a custom ONNX file
-    /// (<c>d => d with { Mean = [0.5f, 0.5f, 0.5f], Std = [0.5f, 0.5f, 0.5f] }</c>).
-    /// </summary>
-    public Func<BackboneDescription, BackboneDescription>? AdjustBackbone { get; init; }
-    /// <summary>A user catalog JSON file with extra backbone records, or null for the default location.</summary>
-    public string? CatalogPath { get; init; }
-    /// <summary>Extra offline folders searched for backbone files (besides <c>MLTRANSFER_BACKBONE_DIR</c>).</summary>
-    public IReadOnlyList<string> BackboneDirs { get; init; } = [];
-    /// <summary>Whether a missing backbone may be downloaded.</summary>
-    public bool AllowDownload { get; init; } = true;
+    /// <summary>The backbone and where it comes from; a catalog name or ONNX path converts to it (<c>Backbone = "resnet50"</c>).</summary>
+    public BackboneSource Backbone { get; init; } = new();
     /// <summary>The head trainer.</summary>
     public HeadKind Head { get; init; } = HeadKind.LbfgsMaximumEntropy;
     /// <summary>L2 regularisation weight of the head, or null for the trainer's default.</summary>
@@ -32,25 +20,12 @@ public sealed record TransferLearningOptions
     public double ValidationFraction { get; init; } = 0.15;
     /// <summary>Fraction of each class held out for the final test (ignored when the data gives its split).</summary>
     public double TestFraction { get; init; } = 0.15;
-    /// <summary>
-    /// Workspace folder for the bottleneck (feature) cache; null means the user cache folder
-    /// (<c>~/.cache/mltransfer/workspace</c>).
-    /// </summary>
-    public string? WorkspacePath { get; init; }
-    /// <summary>Whether cached features may be reused and new ones stored (ML.NET Vision's <c>ReuseTrainSetBottleneckCachedValues</c>).</summary>
-    public bool UseFeatureCache { get; init; } = true;
-    /// <summary>
-    /// How long to wait when another run is using the feature cache of the same backbone in the same workspace
-    /// (it is held while that run extracts features); after that the run fails with advice. Zero fails at once.
-    /// </summary>
-    public TimeSpan FeatureCacheLockTimeout { get; init; } = FeatureCacheOpenOptions.DefaultLockTimeout;
+    /// <summary>The bottleneck (feature) cache: workspace folder, on or off, how long to wait for another run.</summary>
+    public FeatureCacheOptions Cache { get; init; } = new();
     /// <summary>Batch size, threads and progress of feature extraction.</summary>
     public FeatureExtractionOptions Extraction { get; init; } = new();
     /// <summary>Receives one line per step of the run (backbone choice, counts, timings).</summary>
     public Action<string>? Log { get; init; }
-
-    /// <summary>The workspace folder actually used.</summary>
-    public string ResolvedWorkspace => WorkspacePath ?? Path.Combine(UserFolders.Cache, "workspace");
 
     /// <summary>Throws on the first setting out of range, naming it, before any work is done.</summary>
     /// <exception cref="MLTransferException">A setting is out of range, or the workspace is a file.</exception>
@@ -63,12 +38,8 @@ public sealed record TransferLearningOptions
             : ValidationFraction + TestFraction >= 1 ? "ValidationFraction + TestFraction must leave some images for training"
             : L2Regularization is { } l2 && !(float.IsFinite(l2) && l2 >= 0) ? $"L2Regularization must be a number of 0 or more, not {l2}"
             : L1Regularization is { } l1 && !(float.IsFinite(l1) && l1 >= 0) ? $"L1Regularization must be a number of 0 or more, not {l1}"
-            : FeatureCacheLockTimeout < TimeSpan.Zero ? $"FeatureCacheLockTimeout must not be negative, not {FeatureCacheLockTimeout}"
-            : Extraction.Problem();
+            : Extraction.Problem() ?? (Cache ?? new()).Problem();
         if (problem is not null)
-            throw new MLTransferException($"Invalid options: {problem}", null, "Fix the option (see 'mltransfer train --help' for the ranges)");
-        if (UseFeatureCache && File.Exists(ResolvedWorkspace))
-            throw new MLTransferException("The workspace path is a file, not a folder", ResolvedWorkspace,
-                "Pass a folder to --workspace (WorkspacePath), or --no-cache to run without the feature cache");
+            throw new MLTransferException($"Invalid options: {problem}", null, "Fix the option (the CLI's --help gives every range)");
     }
 }

@@ -1,5 +1,5 @@
 using MLTransfer.Backbones.Onnx;
-using MLTransfer.Benchmarks;
+using MLTransfer.Cli.Benchmarks;
 using MLTransfer.Tests.Fixtures;
 using NUnit.Framework;
 

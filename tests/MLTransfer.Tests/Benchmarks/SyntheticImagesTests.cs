@@ -1,4 +1,4 @@
-using MLTransfer.Benchmarks;
+using MLTransfer.Cli.Benchmarks;
 using MLTransfer.Data;
 using MLTransfer.Images;
 using MLTransfer.Tests.Fixtures;

@@ -228,12 +228,15 @@ public class DatasetSplitterTests
     }
 
     [Test]
-    public void ContentHasher_Sha256Of_MatchesKnownDigest()
+    public void ContentHasher_MatchesKnownDigest_AndSkipsAFileItCannotRead()
     {
         var path = _temp.AddFile("abc.bin", Encoding.ASCII.GetBytes("abc"));
+        var missing = _temp.PathOf("missing.bin");
 
         Assert.That(ContentHasher.Sha256Of(path), Is.EqualTo("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
-        Assert.Throws<MLTransferException>(() => ContentHasher.Sha256Of(_temp.PathOf("missing.bin")));
+        var (hashes, unreadable) = ContentHasher.HashAll([path, missing], CancellationToken.None);
+        Assert.That(hashes.Keys, Is.EqualTo(new[] { path }));
+        Assert.That(unreadable, Is.EqualTo(new[] { new SkippedFile(missing, "file not found") }), "skipped with its reason, as extraction skips an undecodable image");
     }
 
     private static string FirstFlower(string label) =>

@@ -86,10 +86,8 @@ public class FusedOnnxExportTests
             File.Copy(Path.Combine(ImageClassificationEstimatorTests.Flowers, row.ImagePath), dataset.PathOf(Path.Combine(row.Label, Path.GetFileName(row.ImagePath))).EnsureDir());
         using var trained = TransferLearner.Train(dataset.Root, new TransferLearningOptions
         {
-            Backbone = "mobilenet-v1-0.75-192",
-            BackboneDirs = [Path.Combine(TestPaths.SharedDir, "models")],
-            AllowDownload = false,
-            WorkspacePath = _workspace,
+            Backbone = new() { Name = "mobilenet-v1-0.75-192", Dirs = [Path.Combine(TestPaths.SharedDir, "models")], AllowDownload = false },
+            Cache = new() { WorkspacePath = _workspace },
             ValidationFraction = 0.25,
             TestFraction = 0,
         });

@@ -31,9 +31,8 @@ public class ModelZipFuzzTests
         File.WriteAllBytes(backbone, OnnxFixtures.TinyResNet(TinyHead.Gemm, width: 8, size: 32).ToByteArray());
         using var model = TransferLearner.Train(ServiceModels.SamplesDir, new TransferLearningOptions
         {
-            Backbone = backbone,
-            AdjustBackbone = d => d with { InputWidth = 32, InputHeight = 32 },
-            WorkspacePath = Path.Combine(_dir, "workspace"),
+            Backbone = new() { Name = backbone, Adjust = d => d with { InputWidth = 32, InputHeight = 32 } },
+            Cache = new() { WorkspacePath = Path.Combine(_dir, "workspace") },
             Seed = 3,
         });
         _tinyZip = Path.Combine(_dir, "tiny.zip");

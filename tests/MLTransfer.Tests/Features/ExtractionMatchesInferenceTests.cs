@@ -44,9 +44,8 @@ public class ExtractionMatchesInferenceTests
         var zip = dataset.Root + ".model.zip";
         using (var trained = TransferLearner.Train(dataset.Root, new TransferLearningOptions
         {
-            Backbone = TestPaths.SharedModel("mobilenet_v2_1.0_224.onnx"),
-            AllowDownload = false,
-            UseFeatureCache = false,
+            Backbone = new() { Name = TestPaths.SharedModel("mobilenet_v2_1.0_224.onnx"), AllowDownload = false },
+            Cache = new() { Enabled = false },
         }))
             trained.Save(zip);
 
@@ -70,7 +69,7 @@ public class ExtractionMatchesInferenceTests
         var worst = 0f;
         for (var i = 0; i < images.Count; i++)
         {
-            var train = extracted.Features[images[i]];
+            var train = extracted.ByName[images[i]];
             Assert.That(predicted[i], Has.Length.EqualTo(train.Length));
             var maxDiff = train.Zip(predicted[i], (a, b) => Math.Abs(a - b)).Max();
             Assert.That(maxDiff, Is.LessThanOrEqualTo(1e-4f), images[i]);

@@ -1,4 +1,4 @@
-using MLTransfer.Benchmarks;
+using MLTransfer.Cli.Benchmarks;
 using MLTransfer.Tests.Fixtures;
 using MLTransfer.Training;
 using NUnit.Framework;
@@ -34,9 +34,8 @@ public class FeatureCacheReuseTests
     {
         using var model = TransferLearner.Train(_data.Root, new TransferLearningOptions
         {
-            Backbone = TestPaths.SharedModel("mobilenet_v2_1.0_224.onnx"),
-            AllowDownload = false,
-            WorkspacePath = _workspace,
+            Backbone = new() { Name = TestPaths.SharedModel("mobilenet_v2_1.0_224.onnx"), AllowDownload = false },
+            Cache = new() { WorkspacePath = _workspace },
             Seed = seed,
             Head = head,
         });

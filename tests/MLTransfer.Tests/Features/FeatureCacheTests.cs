@@ -212,7 +212,7 @@ public class FeatureCacheTests
             Assert.That(second.Extracted, Is.EqualTo(1), "only the image whose record was damaged runs through the backbone again");
             Assert.That(second.FromCache, Is.EqualTo(5));
             foreach (var image in images)
-                Assert.That(second.Features[image], Is.EqualTo(first.Features[image]).Within(1e-6f), image);
+                Assert.That(second.ByName[image], Is.EqualTo(first.ByName[image]).Within(1e-6f), image);
         }
     }
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using MLTransfer.Backbones;
-using MLTransfer.Benchmarks;
+using MLTransfer.Cli.Benchmarks;
 using MLTransfer.Data;
 using MLTransfer.Features;
 using MLTransfer.Tests.Fixtures;
@@ -74,7 +74,7 @@ public class ResumeAfterKillTests
             var sample = images.Where((_, i) => i % 50 == 0).ToList();
             var fresh = FeatureExtractor.Extract(sample, session);
             foreach (var path in sample)
-                Assert.That(final.TryGet(ContentHasher.Sha256Of(path)), Is.EqualTo(fresh.Features[path]).Within(1e-5f), path);
+                Assert.That(final.TryGet(ContentHasher.Sha256Of(path)), Is.EqualTo(fresh.ByName[path]).Within(1e-5f), path);
         }
         finally
         {

@@ -23,11 +23,9 @@ public class FineTunerTests
 
     private TransferLearningOptions Transfer(int seed = 1) => new()
     {
-        Backbone = "mobilenet-v2",
-        BackboneDirs = [TestPaths.SharedDir + "/models"],
-        AllowDownload = false,
+        Backbone = new() { Name = "mobilenet-v2", Dirs = [TestPaths.SharedDir + "/models"], AllowDownload = false },
+        Cache = new() { WorkspacePath = _workspace },
         Seed = seed,
-        WorkspacePath = _workspace,
     };
 
     [OneTimeSetUp]
@@ -213,8 +211,9 @@ public class FineTunerTests
         {
             Transfer = new TransferLearningOptions
             {
-                Backbone = file, AdjustBackbone = d => d with { InputWidth = 32, InputHeight = 32 },
-                AllowDownload = false, Seed = 2, WorkspacePath = _workspace,
+                Backbone = new() { Name = file, Adjust = d => d with { InputWidth = 32, InputHeight = 32 }, AllowDownload = false },
+                Cache = new() { WorkspacePath = _workspace },
+                Seed = 2,
             },
             Unfreeze = 3, MaxEpochs = 1, HeadWarmupSteps = 50,
         };

@@ -113,7 +113,7 @@ public class OnnxBlockTests
         var tuned = tiny with { OnnxBytes = OnnxBlock.WriteBack(tiny.OnnxBytes, network, "test", "test") };
         var pixels = RandomPixels(new Random(6), 2, tiny.InputLength);
         var (cut, shape) = CutActivations(tiny, plan, pixels, 2);
-        var engine = MLTransfer.FineTuning.FineTuner.Features(network, cut, shape);
+        var engine = new MLTransfer.FineTuning.BackboneCut(plan, network, tiny, shape).Features(cut);
         using var session = new BackboneSession(tuned);
         var ort = session.Run(pixels, 2);
         using var original = new BackboneSession(tiny);
@@ -157,7 +157,7 @@ public class OnnxBlockTests
         var plan = OnnxBlock.Plan(graph, unfreeze, PreparedBackbone.OutputName, "test");
         var network = OnnxBlock.Import(graph, plan, "test");
         var (cut, shape) = CutActivations(prepared, plan, pixels, count);
-        var engine = MLTransfer.FineTuning.FineTuner.Features(network, cut, shape);
+        var engine = new MLTransfer.FineTuning.BackboneCut(plan, network, prepared, shape).Features(cut);
         using var session = new BackboneSession(prepared);
         var ort = session.Run(pixels, count);
         for (var i = 0; i < count; i++)

@@ -71,10 +71,8 @@ public static class TinyImages
     /// <summary>Training options that run the tiny backbone at <paramref name="backboneFile"/> offline, caching in <paramref name="workspace"/>.</summary>
     public static TransferLearningOptions TrainingOptions(string backboneFile, string workspace, Action<string>? log = null) => new()
     {
-        Backbone = backboneFile,
-        AdjustBackbone = d => d with { InputWidth = 32, InputHeight = 32 },
-        AllowDownload = false,
-        WorkspacePath = workspace,
+        Backbone = new() { Name = backboneFile, Adjust = d => d with { InputWidth = 32, InputHeight = 32 }, AllowDownload = false },
+        Cache = new() { WorkspacePath = workspace },
         Log = log,
     };
 }

@@ -37,10 +37,8 @@ public class PlainMLNetConsumerTests
             var zip = Path.Combine(dir, "samples.zip");
             using (var model = TransferLearner.Train(Path.Combine(TestPaths.RepoRoot, "data-samples"), new TransferLearningOptions
             {
-                Backbone = "mobilenet-v2",
-                BackboneDirs = [Path.Combine(TestPaths.SharedDir, "models")],
-                AllowDownload = false,
-                WorkspacePath = Path.Combine(dir, "ws"),
+                Backbone = new() { Name = "mobilenet-v2", Dirs = [Path.Combine(TestPaths.SharedDir, "models")], AllowDownload = false },
+                Cache = new() { WorkspacePath = Path.Combine(dir, "ws") },
             }))
                 model.Save(zip);
 

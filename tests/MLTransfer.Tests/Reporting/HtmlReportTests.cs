@@ -21,10 +21,8 @@ public class HtmlReportTests
         _dir = Directory.CreateTempSubdirectory("mlt-report-").FullName;
         _model = TransferLearner.Train(Path.Combine(TestPaths.RepoRoot, "data-samples"), new TransferLearningOptions
         {
-            Backbone = "mobilenet-v1-0.75-192",
-            BackboneDirs = [Path.Combine(TestPaths.SharedDir, "models")],
-            AllowDownload = false,
-            WorkspacePath = Path.Combine(_dir, "ws"),
+            Backbone = new() { Name = "mobilenet-v1-0.75-192", Dirs = [Path.Combine(TestPaths.SharedDir, "models")], AllowDownload = false },
+            Cache = new() { WorkspacePath = Path.Combine(_dir, "ws") },
         });
         _report = HtmlReportWriter.Write(Path.Combine(_dir, "report"), ReportContentFactory.FromTraining(_model));
     }

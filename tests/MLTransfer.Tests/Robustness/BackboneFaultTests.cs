@@ -47,10 +47,8 @@ public class BackboneFaultTests
 
     private TransferLearningOptions Options(string? backbone, string? offline = null) => new()
     {
-        Backbone = backbone,
-        BackboneDirs = offline is null ? [] : [offline],
-        AllowDownload = false,
-        WorkspacePath = Workspace,
+        Backbone = new() { Name = backbone, Dirs = offline is null ? [] : [offline], AllowDownload = false },
+        Cache = new() { WorkspacePath = Workspace },
         ValidationFraction = 0.25,
         TestFraction = 0.25,
     };
@@ -87,7 +85,7 @@ public class BackboneFaultTests
     {
         var file = Path.Combine(_work, "tiny.onnx");
         File.WriteAllBytes(file, OnnxFixtures.Bytes(OnnxFixtures.TinyResNet(size: 32)));
-        var options = Options(file) with { AdjustBackbone = d => d with { InputWidth = 64, InputHeight = 64 } };
+        var options = Options(file) with { Backbone = Options(file).Backbone with { Adjust = d => d with { InputWidth = 64, InputHeight = 64 } } };
         var e = Assert.Throws<MLTransferException>(() => TransferLearner.Train(_data.Root, options))!;
         TestContext.Out.WriteLine(e.Message);
         Assert.That(e.Message, Does.Contain("32").And.Contain("64"));
@@ -99,7 +97,7 @@ public class BackboneFaultTests
     {
         var file = Path.Combine(_work, "no-head.onnx");
         File.WriteAllBytes(file, OnnxFixtures.Bytes(OnnxFixtures.NoClassifier()));
-        var options = Options(file) with { AdjustBackbone = d => d with { InputWidth = 32, InputHeight = 32 } };
+        var options = Options(file) with { Backbone = Options(file).Backbone with { Adjust = d => d with { InputWidth = 32, InputHeight = 32 } } };
         var e = Assert.Throws<MLTransferException>(() => TransferLearner.Train(_data.Root, options))!;
         TestContext.Out.WriteLine(e.Message);
         Assert.That(e.Message, Does.Contain("classifier").IgnoreCase);

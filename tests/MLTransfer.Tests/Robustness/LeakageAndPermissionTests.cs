@@ -41,10 +41,8 @@ public class LeakageAndPermissionTests
             var output = Path.Combine(work, "out", "model.zip");
             using (var model = TransferLearner.Train(data.Root, new TransferLearningOptions
             {
-                Backbone = "mobilenet-v1-0.75-192",
-                BackboneDirs = [models],
-                AllowDownload = false,
-                WorkspacePath = Path.Combine(work, "workspace"),
+                Backbone = new() { Name = "mobilenet-v1-0.75-192", Dirs = [models], AllowDownload = false },
+                Cache = new() { WorkspacePath = Path.Combine(work, "workspace") },
                 ValidationFraction = 0.2,
                 TestFraction = 0.2,
             }))

@@ -96,10 +96,8 @@ public class TrainedCorpusTests
 
     private static TransferLearningOptions Options(string work) => new()
     {
-        Backbone = BackboneName,
-        BackboneDirs = [Path.GetDirectoryName(TestPaths.SharedModel("mobilenet_v1_0.75_192.onnx"))!],
-        AllowDownload = false,
-        WorkspacePath = Path.Combine(work, "workspace"),
+        Backbone = new() { Name = BackboneName, Dirs = [Path.GetDirectoryName(TestPaths.SharedModel("mobilenet_v1_0.75_192.onnx"))!], AllowDownload = false },
+        Cache = new() { WorkspacePath = Path.Combine(work, "workspace") },
         ValidationFraction = 0.2,
         TestFraction = 0.2,
     };
@@ -169,7 +167,7 @@ public class TrainedCorpusTests
             extraction = FeatureExtractor.Extract(files, session);
         Assert.That(extraction.Skipped, Is.Empty);
         var head = ((TransformerChain<ITransformer>)_model.Model).LastTransformer;
-        var training = HeadTrainer.Score(_model.Context, head, files.Select(f => extraction.Features[f]).ToList());
+        var training = HeadTrainer.Score(_model.Context, head, files.Select(f => extraction.ByName[f]).ToList());
         for (var i = 0; i < files.Count; i++)
         {
             var inference = _classifier.Predict(files[i]).Probabilities.Select(p => p.Probability).ToArray();

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using MLTransfer.Benchmarks;
+using MLTransfer.Cli.Benchmarks;
 using MLTransfer.Inference.Hosting;
 using MLTransfer.Tests.Fixtures;
 using NUnit.Framework;

@@ -53,11 +53,9 @@ public static class ServiceModels
             var path = Path.Combine(Root.Value, $"seed{seed}.zip");
             using var model = TransferLearner.Train(SamplesDir, new TransferLearningOptions
             {
-                Backbone = "mobilenet-v1-0.75-192",
-                BackboneDirs = [Path.Combine(TestPaths.SharedDir, "models")],
-                AllowDownload = false,
+                Backbone = new() { Name = "mobilenet-v1-0.75-192", Dirs = [Path.Combine(TestPaths.SharedDir, "models")], AllowDownload = false },
+                Cache = new() { WorkspacePath = workspace },
                 Seed = seed,
-                WorkspacePath = workspace,
             });
             model.Save(path);
             return path;

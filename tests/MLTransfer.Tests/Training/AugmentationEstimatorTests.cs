@@ -3,6 +3,7 @@ using Microsoft.ML;
 using MLTransfer.Backbones;
 using MLTransfer.Images;
 using MLTransfer.Tests.Fixtures;
+using MLTransfer.Features;
 using MLTransfer.Training;
 using NUnit.Framework;
 using Row = MLTransfer.Tests.Training.ImageClassificationEstimatorTests.ImageRow;
@@ -45,8 +46,8 @@ public class AugmentationEstimatorTests
         if (validation is not null)
             options = options with { ValidationSet = toKey.Transform(ml.Data.LoadFromEnumerable(validation)) };
         var estimator = ml.MulticlassClassification.Trainers.TransferImageClassification(options);
-        estimator.Fit(toKey.Transform(data));
-        return estimator.LastSummary!;
+        using var model = estimator.Fit(toKey.Transform(data));
+        return model.Summary;
     }
 
     /// <summary>Content hashes held by each view's cache, read back from disk.</summary>
@@ -58,7 +59,7 @@ public class AugmentationEstimatorTests
         var result = new List<HashSet<string>>();
         for (var k = 0; k < Augmentation.ViewCount; k++)
         {
-            using var cache = ImageClassificationFeatures.OpenCache(workspace, resolved.Sha256, prepared, Augmentation.ViewKey(k));
+            using var cache = FeatureCache.Open(new FeatureCacheKey(resolved.Sha256, prepared, View: Augmentation.ViewKey(k)).PathIn(workspace), prepared.FeatureSize);
             result.Add(hashes.Where(cache.Contains).ToHashSet());
             Assert.That(cache.Count, Is.EqualTo(result[k].Count), $"view {k} cache holds nothing but these images");
         }

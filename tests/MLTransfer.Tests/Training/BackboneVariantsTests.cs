@@ -26,10 +26,8 @@ public class BackboneVariantsTests
     {
         using var model = TransferLearner.Train(Samples, new TransferLearningOptions
         {
-            Backbone = "mobilenet-v1-0.75-192",
-            BackboneDirs = [Path.Combine(TestPaths.SharedDir, "models")],
-            AllowDownload = false,
-            WorkspacePath = Path.Combine(_dir, "ws"),
+            Backbone = new() { Name = "mobilenet-v1-0.75-192", Dirs = [Path.Combine(TestPaths.SharedDir, "models")], AllowDownload = false },
+            Cache = new() { WorkspacePath = Path.Combine(_dir, "ws") },
         });
         Assert.That(model.Metadata.Backbone.InputWidth, Is.EqualTo(192));
         Assert.That(model.Metadata.FeatureSize, Is.EqualTo(768));
@@ -52,10 +50,8 @@ public class BackboneVariantsTests
         File.WriteAllBytes(file, OnnxFixtures.TinyResNet(TinyHead.Conv1x1, width: 8, size: 32).ToByteArray());
         using var model = TransferLearner.Train(Samples, new TransferLearningOptions
         {
-            Backbone = file,
-            AdjustBackbone = d => d with { InputWidth = 32, InputHeight = 32 },
-            AllowDownload = false,
-            WorkspacePath = Path.Combine(_dir, "ws"),
+            Backbone = new() { Name = file, Adjust = d => d with { InputWidth = 32, InputHeight = 32 }, AllowDownload = false },
+            Cache = new() { WorkspacePath = Path.Combine(_dir, "ws") },
         });
         Assert.That(model.Metadata.FeatureSize, Is.EqualTo(8));
         Assert.That(model.Metadata.Backbone.FeatureTensor, Is.EqualTo("pooled"));
@@ -70,10 +66,8 @@ public class BackboneVariantsTests
     {
         var e = Assert.Throws<MLTransferException>(() => TransferLearner.Train(Samples, new TransferLearningOptions
         {
-            Backbone = TestPaths.SharedModel("mobilenet_v1_0.75_192.onnx"),
-            AdjustBackbone = d => d with { InputWidth = 224, InputHeight = 224 },
-            AllowDownload = false,
-            WorkspacePath = Path.Combine(_dir, "ws"),
+            Backbone = new() { Name = TestPaths.SharedModel("mobilenet_v1_0.75_192.onnx"), Adjust = d => d with { InputWidth = 224, InputHeight = 224 }, AllowDownload = false },
+            Cache = new() { WorkspacePath = Path.Combine(_dir, "ws") },
         }));
         Assert.That(e!.Message, Does.Contain("192").And.Contain("224"));
         Assert.That(Directory.Exists(Path.Combine(_dir, "ws", "features")), Is.False, "nothing was extracted");

@@ -18,11 +18,9 @@ public class FlowersIntegrationTests
 
     private TransferLearningOptions Options(int seed) => new()
     {
-        Backbone = "mobilenet-v2",
-        BackboneDirs = [TestPaths.SharedDir + "/models"],
-        AllowDownload = false,
+        Backbone = new() { Name = "mobilenet-v2", Dirs = [TestPaths.SharedDir + "/models"], AllowDownload = false },
+        Cache = new() { WorkspacePath = _workspace },
         Seed = seed,
-        WorkspacePath = _workspace,
     };
 
     [OneTimeSetUp]
@@ -118,6 +116,6 @@ public class FlowersIntegrationTests
         // The last transformer of the chain is the head (normaliser + trainer + key-to-value).
         var chain = (Microsoft.ML.Data.TransformerChain<Microsoft.ML.ITransformer>)_model.Model;
         var head = chain.Last();
-        return HeadTrainer.Score(_model.Context, head, images.Select(i => features.Features[i]).ToList());
+        return HeadTrainer.Score(_model.Context, head, images.Select(i => features.ByName[i]).ToList());
     }
 }

@@ -16,9 +16,8 @@ public class HymenopteraIntegrationTests
         {
             using var model = TransferLearner.Train(TestPaths.SharedDataset("hymenoptera"), new TransferLearningOptions
             {
-                Backbone = TestPaths.SharedModel("mobilenet_v2_1.0_224.onnx"),
-                AllowDownload = false,
-                WorkspacePath = workspace,
+                Backbone = new() { Name = TestPaths.SharedModel("mobilenet_v2_1.0_224.onnx"), AllowDownload = false },
+                Cache = new() { WorkspacePath = workspace },
             });
             var r = model.Report;
             Assert.That(r.GivenSplit, Is.True);

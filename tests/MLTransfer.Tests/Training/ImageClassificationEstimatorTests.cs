@@ -36,12 +36,10 @@ public class ImageClassificationEstimatorTests
 
     public static ImageClassificationEstimator.Options BaseOptions(string workspace) => new()
     {
+        Backbone = new() { Name = "mobilenet-v1-0.75-192", Dirs = [Path.Combine(TestPaths.SharedDir, "models")], AllowDownload = false },
+        Cache = new() { WorkspacePath = workspace },
         FeatureColumnName = "ImagePath",
         ImageFolder = Flowers,
-        Backbone = "mobilenet-v1-0.75-192",
-        BackboneDirs = [Path.Combine(TestPaths.SharedDir, "models")],
-        AllowDownload = false,
-        WorkspacePath = workspace,
         Epoch = 30,
         L2Regularization = 1e-3f,
     };
@@ -75,11 +73,12 @@ public class ImageClassificationEstimatorTests
         try { Directory.Delete(_workspace, true); } catch (IOException) { }
     }
 
-    private (ITransformer Model, ImageClassificationEstimator Estimator) Fit(ImageClassificationEstimator.Options options)
+    private (ITransformer Model, ImageClassificationSummary Summary) Fit(ImageClassificationEstimator.Options options)
     {
         var estimator = _ml.MulticlassClassification.Trainers.TransferImageClassification(options);
         var pipeline = _ml.Transforms.Conversion.MapValueToKey("Label").Append(estimator);
-        return (pipeline.Fit(_ml.Data.LoadFromEnumerable(_train)), estimator);
+        var model = pipeline.Fit(_ml.Data.LoadFromEnumerable(_train));
+        return (model, model.LastTransformer.Summary);
     }
 
     private float[][] Scores(MLContext ml, ITransformer model, IEnumerable<ImageRow> rows) =>
@@ -88,18 +87,18 @@ public class ImageClassificationEstimatorTests
     [Test]
     public void Pipeline_fits_evaluates_with_stock_MLNet_and_reloads_in_a_fresh_context()
     {
-        var (model, estimator) = Fit(BaseOptions(_workspace) with { HiddenLayers = [32] });
+        var (model, summary) = Fit(BaseOptions(_workspace) with { HiddenLayers = [32] });
         var scored = model.Transform(_ml.Data.LoadFromEnumerable(_test));
         var metrics = _ml.MulticlassClassification.Evaluate(scored);
         Assert.That(metrics.MicroAccuracy, Is.GreaterThan(0.6), "5 classes: chance is 0.2");
-        Assert.That(estimator.LastSummary!.ClassNames, Is.EqualTo(new[] { "daisy", "dandelion", "roses", "sunflowers", "tulips" }));
+        Assert.That(summary.ClassNames, Is.EqualTo(new[] { "daisy", "dandelion", "roses", "sunflowers", "tulips" }));
 
         // PredictedLabel carries the label's key values, so it maps back to class names.
         var names = _ml.Transforms.Conversion.MapKeyToValue("PredictedName", "PredictedLabel").Fit(scored).Transform(scored)
             .GetColumn<string[]>("PredictedName").Select(v => v.Single()).ToList();
         var scores = scored.GetColumn<float[]>("Score").ToList();
         for (var i = 0; i < names.Count; i++)
-            Assert.That(names[i], Is.EqualTo(estimator.LastSummary.ClassNames[Array.IndexOf(scores[i], scores[i].Max())]));
+            Assert.That(names[i], Is.EqualTo(summary.ClassNames[Array.IndexOf(scores[i], scores[i].Max())]));
         Assert.That(scores.All(s => Math.Abs(s.Sum() - 1) < 1e-4));
 
         var zip = Path.Combine(_workspace, "model.zip");
@@ -116,13 +115,14 @@ public class ImageClassificationEstimatorTests
         public float[] Score { get; set; } = [];
     }
 
-    private (ITransformer Model, ImageClassificationEstimator Estimator) FitBytes(ImageClassificationEstimator.Options options)
+    private (ITransformer Model, ImageClassificationSummary Summary) FitBytes(ImageClassificationEstimator.Options options)
     {
         var estimator = _ml.MulticlassClassification.Trainers.TransferImageClassification(options with { FeatureColumnName = "Bytes", ImageFolder = null });
         var pipeline = _ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(_ml.Transforms.LoadRawImageBytes("Bytes", Flowers, "ImagePath"))
             .Append(estimator);
-        return (pipeline.Fit(_ml.Data.LoadFromEnumerable(_train)), estimator);
+        var model = pipeline.Fit(_ml.Data.LoadFromEnumerable(_train));
+        return (model, model.LastTransformer.Summary);
     }
 
     [Test]
@@ -147,7 +147,7 @@ public class ImageClassificationEstimatorTests
     [TestCase(true)]
     public void Training_features_are_computed_from_the_pixels_the_saved_chain_sees(bool bytes)
     {
-        var (model, estimator) = bytes ? FitBytes(BaseOptions(_workspace)) : Fit(BaseOptions(_workspace));
+        var (model, summary) = bytes ? FitBytes(BaseOptions(_workspace)) : Fit(BaseOptions(_workspace));
         var rows = _train.Take(10).ToList();
         var chainScores = Scores(_ml, model, rows);
 
@@ -156,14 +156,14 @@ public class ImageClassificationEstimatorTests
         using var session = new BackboneSession(prepared);
         using var loader = new ChainImageLoader(bytes, prepared.InputWidth, prepared.InputHeight, prepared.Description.ResizeMode);
         var sources = rows.Select(r => Path.Combine(Flowers, r.ImagePath))
-            .Select(p => bytes ? new ImageClassificationFeatures.ImageSource(null, File.ReadAllBytes(p), p) : new ImageClassificationFeatures.ImageSource(p, null, p)).ToList();
-        double MaxDiff(Func<string, byte[], MLTransfer.Images.DecodedImage>? decode)
+            .Select(p => bytes ? ImageSource.Encoded(File.ReadAllBytes(p), p) : ImageSource.File(p)).ToList();
+        double MaxDiff(Func<ImageSource, byte[], string, MLTransfer.Images.DecodedImage>? decode)
         {
-            var features = ImageClassificationFeatures.Extract(sources, session, null, new(), CancellationToken.None, decode: decode).Features;
-            return features.Select((f, i) => estimator.LastSummary!.Head.Network.Predict(f!).Zip(chainScores[i], (a, b) => Math.Abs(a - b)).Max()).Max();
+            var features = FeatureExtractor.Extract(sources, session, null, new(), CancellationToken.None, decode).Features;
+            return features.Select((f, i) => summary.Head.Network.Predict(f!).Zip(chainScores[i], (a, b) => Math.Abs(a - b)).Max()).Max();
         }
 
-        Assert.That(MaxDiff(loader.Decode), Is.LessThanOrEqualTo(1e-4), "head on training-time features vs the saved chain's scores");
+        Assert.That(MaxDiff((s, b, _) => loader.Decode(s.Path ?? s.Name, b)), Is.LessThanOrEqualTo(1e-4), "head on training-time features vs the saved chain's scores");
         // ML.NET resizes differently from our decoder: the check above would catch training on our pixels.
         Assert.That(MaxDiff(null), Is.GreaterThan(1e-3), "the decoders differ, so the comparison above is a real one");
     }
@@ -171,43 +171,43 @@ public class ImageClassificationEstimatorTests
     [Test]
     public void Options_take_effect()
     {
-        var baseline = Fit(BaseOptions(_workspace)).Estimator.LastSummary!;
+        var baseline = Fit(BaseOptions(_workspace)).Summary;
         Assert.That(baseline.ImagesFromCache + baseline.ImagesExtracted, Is.EqualTo(_train.Count));
 
-        var lr = Fit(BaseOptions(_workspace) with { LearningRate = 0.01f }).Estimator.LastSummary!;
+        var lr = Fit(BaseOptions(_workspace) with { LearningRate = 0.01f }).Summary;
         Assert.That(lr.Head.History.Select(h => h.TrainLoss), Is.Not.EqualTo(baseline.Head.History.Select(h => h.TrainLoss)), "LearningRate");
 
         var seen = new List<EpochMetrics>();
-        var stopped = Fit(BaseOptions(_workspace) with { Epoch = 500, LearningRate = 0.05f, L2Regularization = 0, EarlyStoppingCriteria = new EarlyStoppingCriteria(Patience: 2), MetricsCallback = seen.Add }).Estimator.LastSummary!;
+        var stopped = Fit(BaseOptions(_workspace) with { Epoch = 500, LearningRate = 0.05f, L2Regularization = 0, EarlyStoppingCriteria = new EarlyStoppingCriteria(Patience: 2), MetricsCallback = seen.Add }).Summary;
         Assert.That(stopped.Head.StoppedEarly, Is.True, "patience");
         Assert.That(seen, Has.Count.EqualTo(stopped.Head.History.Count).And.Count.LessThan(500));
 
-        var auto = Fit(BaseOptions(_workspace) with { L2Regularization = null, L2Candidates = [1e-4f, 0.1f] }).Estimator.LastSummary!;
+        var auto = Fit(BaseOptions(_workspace) with { L2Regularization = null, L2Candidates = [1e-4f, 0.1f] }).Summary;
         Assert.That(auto.L2Search.Keys, Is.EquivalentTo(new[] { 1e-4f, 0.1f }));
         Assert.That(auto.Head.L2Regularization, Is.EqualTo(auto.L2Search.MinBy(p => p.Value).Key));
 
-        var noValidation = Fit(BaseOptions(_workspace) with { ValidationSetFraction = 0 }).Estimator.LastSummary!;
+        var noValidation = Fit(BaseOptions(_workspace) with { ValidationSetFraction = 0 }).Summary;
         Assert.That(noValidation.ValidationCount, Is.Zero);
         Assert.That(noValidation.TrainCount, Is.EqualTo(_train.Count));
         Assert.That(baseline.ValidationCount, Is.EqualTo(10), "15 % of 14 per class, rounded: 2 × 5 classes");
 
-        var given = Fit(BaseOptions(_workspace) with { ValidationSet = _ml.Transforms.Conversion.MapValueToKey("Label").Fit(_ml.Data.LoadFromEnumerable(_train)).Transform(_ml.Data.LoadFromEnumerable(_test)) }).Estimator.LastSummary!;
+        var given = Fit(BaseOptions(_workspace) with { ValidationSet = _ml.Transforms.Conversion.MapValueToKey("Label").Fit(_ml.Data.LoadFromEnumerable(_train)).Transform(_ml.Data.LoadFromEnumerable(_test)) }).Summary;
         Assert.That(given.ValidationCount, Is.EqualTo(_test.Count));
 
-        var cv = Fit(BaseOptions(_workspace) with { Folds = 3 }).Estimator.LastSummary!;
+        var cv = Fit(BaseOptions(_workspace) with { Folds = 3 }).Summary;
         Assert.That(cv.CrossValidation!.Runs, Is.EqualTo(3));
         Assert.That(cv.CrossValidation.Accuracy.Std, Is.GreaterThanOrEqualTo(0));
 
-        var weighted = Fit(BaseOptions(_workspace) with { ClassWeights = [5f, 1f, 1f, 1f, 1f] }).Estimator.LastSummary!;
+        var weighted = Fit(BaseOptions(_workspace) with { ClassWeights = [5f, 1f, 1f, 1f, 1f] }).Summary;
         Assert.That(weighted.Head.History.Select(h => h.TrainLoss), Is.Not.EqualTo(baseline.Head.History.Select(h => h.TrainLoss)), "ClassWeights");
 
-        var seeded = Fit(BaseOptions(_workspace) with { Seed = 9 }).Estimator.LastSummary!;
+        var seeded = Fit(BaseOptions(_workspace) with { Seed = 9 }).Summary;
         Assert.That(seeded.Head.History.Select(h => h.TrainLoss), Is.Not.EqualTo(baseline.Head.History.Select(h => h.TrainLoss)), "Seed");
-        var again = Fit(BaseOptions(_workspace)).Estimator.LastSummary!;
+        var again = Fit(BaseOptions(_workspace)).Summary;
         Assert.That(again.Head.History, Is.EqualTo(baseline.Head.History), "same seed, same run");
         Assert.That(again.ImagesFromCache, Is.EqualTo(_train.Count), "WorkspacePath cache reused");
 
-        var uncached = Fit(BaseOptions(_workspace) with { ReuseTrainSetBottleneckCachedValues = false }).Estimator.LastSummary!;
+        var uncached = Fit(BaseOptions(_workspace) with { Cache = new() { Enabled = false } }).Summary;
         Assert.That(uncached.ImagesFromCache, Is.Zero, "ReuseTrainSetBottleneckCachedValues = false");
     }
 

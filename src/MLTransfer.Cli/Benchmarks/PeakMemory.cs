@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace MLTransfer.Benchmarks;
+namespace MLTransfer.Cli.Benchmarks;
 
 /// <summary>Resident memory of this process as Linux reports it in <c>/proc/self/status</c>.</summary>
 public static class PeakMemory

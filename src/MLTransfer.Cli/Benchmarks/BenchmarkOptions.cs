@@ -1,6 +1,6 @@
 using MLTransfer.Training;
 
-namespace MLTransfer.Benchmarks;
+namespace MLTransfer.Cli.Benchmarks;
 
 /// <summary>What <see cref="Benchmark.Run"/> measures and how long it spends on each figure.</summary>
 public sealed record BenchmarkOptions

@@ -1,7 +1,7 @@
 using MLTransfer.Data;
 using SkiaSharp;
 
-namespace MLTransfer.Benchmarks;
+namespace MLTransfer.Cli.Benchmarks;
 
 /// <summary>
 /// Writes augmented copies of labelled images (random crop of 85–100 % per side, mirrored on odd copies,

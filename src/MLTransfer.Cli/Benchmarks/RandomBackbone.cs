@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using MLTransfer.Backbones.Onnx;
 
-namespace MLTransfer.Benchmarks;
+namespace MLTransfer.Cli.Benchmarks;
 
 /// <summary>
 /// Builds an untrained twin of a backbone: same graph, every float initializer replaced by seeded random

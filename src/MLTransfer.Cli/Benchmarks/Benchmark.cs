@@ -7,7 +7,7 @@ using MLTransfer.Images;
 using MLTransfer.Inference;
 using MLTransfer.Training;
 
-namespace MLTransfer.Benchmarks;
+namespace MLTransfer.Cli.Benchmarks;
 
 /// <summary>
 /// Measures where the time of transfer learning goes on this machine: decoding, the raw backbone, the
@@ -44,10 +44,7 @@ public static class Benchmark
         var peak = 0L;
         void NotePeak() => peak = Math.Max(peak, PeakMemory.PeakBytes());
         var t = options.Training;
-        var resolved = BackboneResolver.Resolve(t.Backbone, t.CatalogPath, t.BackboneDirs, t.AllowDownload, null, cancellation);
-        if (t.AdjustBackbone is not null)
-            resolved = resolved with { Description = t.AdjustBackbone(resolved.Description) };
-        var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
+        var (resolved, prepared) = BackbonePreparation.Run(t.Backbone, _ => { }, cancellation);
         var dataset = DatasetLoader.Load(options.DataPath);
         var paths = dataset.Images.Select(i => i.Path).Distinct().ToList();
         if (paths.Count == 0)
@@ -98,9 +95,8 @@ public static class Benchmark
             var description = resolved.Description with { Name = resolved.Description.Name + "-random", Sha256 = null, SizeBytes = null };
             using var model = TransferLearner.Train(options.DataPath, t with
             {
-                Backbone = randomFile,
-                AdjustBackbone = _ => description,
-                WorkspacePath = Path.Combine(work, "random-workspace"),
+                Backbone = new() { Name = randomFile, Adjust = _ => description },
+                Cache = new() { WorkspacePath = Path.Combine(work, "random-workspace") },
                 Extraction = new FeatureExtractionOptions { BatchSize = options.BatchSize },
                 Log = null,
             }, cancellation);
@@ -203,10 +199,8 @@ public static class Benchmark
     {
         var settings = options.Training with
         {
-            Backbone = backboneFile,
-            AdjustBackbone = _ => description,
-            WorkspacePath = Path.Combine(work, "workspace"),
-            UseFeatureCache = true,
+            Backbone = new() { Name = backboneFile, Adjust = _ => description },
+            Cache = new() { WorkspacePath = Path.Combine(work, "workspace") },
             Extraction = new FeatureExtractionOptions { BatchSize = options.BatchSize },
             Log = null,
         };

@@ -1,4 +1,4 @@
-namespace MLTransfer.Benchmarks;
+namespace MLTransfer.Cli.Benchmarks;
 
 /// <summary>Every figure of a benchmark run. Rates are images per second; times are wall-clock.</summary>
 public sealed record BenchmarkReport
