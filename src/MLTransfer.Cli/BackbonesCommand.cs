@@ -56,16 +56,21 @@ internal static class BackbonesCommand
             var listing = store.List();
             if (parse.GetValue(common.Json))
             {
-                CommandRunner.WriteJson(listing.Select(l => new { l.Name, l.Description.Family, l.SizeBytes, l.AvailableLocally, l.LocalPath, location = l.Location?.ToString(), l.Downloadable, input = $"{l.Description.InputWidth}x{l.Description.InputHeight}", l.Description.FeatureSize }));
+                CommandRunner.WriteJson(listing.Select(l => new { l.Name, l.Description.Family, l.SizeBytes, l.AvailableLocally, l.LocalPath, location = l.Location?.ToString(), l.Downloadable, input = $"{l.Description.InputWidth}x{l.Description.InputHeight}", l.Description.FeatureSize, l.Description.Verified, l.Description.VerificationNote }));
                 return ExitCodes.Success;
             }
-            Console.WriteLine($"{"name",-24} {"size",10} {"input",8} {"features",8}  available");
+            Console.WriteLine($"{"name",-24} {"size",10} {"input",8} {"features",8}  {"verified here",-13}  available");
             foreach (var l in listing)
             {
                 var size = l.SizeBytes is { } b ? string.Create(CultureInfo.InvariantCulture, $"{b / 1e6:F1} MB") : "?";
                 var where = l.AvailableLocally ? $"yes ({l.Location}: {l.LocalPath})" : l.Downloadable ? "no (downloadable)" : "no (offline folder only)";
-                Console.WriteLine($"{l.Name,-24} {size,10} {$"{l.Description.InputWidth}x{l.Description.InputHeight}",8} {l.Description.FeatureSize?.ToString() ?? "auto",8}  {where}");
+                var verified = l.Description.Verified ? "yes" : "no, record only";
+                Console.WriteLine($"{l.Name,-24} {size,10} {$"{l.Description.InputWidth}x{l.Description.InputHeight}",8} {l.Description.FeatureSize?.ToString() ?? "auto",8}  {verified,-13}  {where}");
             }
+            // The notes say what "verified" covered, so a record-only entry is not mistaken for a tested one.
+            Console.WriteLine();
+            foreach (var l in listing.Where(l => l.Description.VerificationNote is not null))
+                Console.WriteLine($"{l.Name}: {l.Description.VerificationNote}");
             return ExitCodes.Success;
         }));
         return c;

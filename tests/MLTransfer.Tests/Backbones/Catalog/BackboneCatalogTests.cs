@@ -33,7 +33,7 @@ public sealed class BackboneCatalogTests
     public void BuiltIns_AreOrderedUniqueAndWellFormed()
     {
         var names = BackboneCatalog.BuiltIn.Names;
-        Assert.That(names.Take(3), Is.EqualTo(new[] { "mobilenet-v2", "mobilenet-v1-0.75-192", "resnet18-v2" }));
+        Assert.That(names.Take(4), Is.EqualTo(new[] { "mobilenet-v2", "mobilenet-v1-0.75-192", "resnet50", "resnet18-v2" }));
         Assert.That(names, Is.Unique);
         Assert.That(names, Does.Contain("inception-v1"));
         foreach (var d in BackboneCatalog.BuiltIn.Entries)
@@ -68,6 +68,35 @@ public sealed class BackboneCatalogTests
 
         var v1 = BackboneCatalog.BuiltIn.Find("mobilenet-v1-0.75-192");
         Assert.That((v1.InputWidth, v1.InputHeight, v1.FeatureSize), Is.EqualTo((192, 192, 768)));
+    }
+
+    [Test]
+    public void BuiltIn_ResNet50_MatchesTheSharedModelsReadme()
+    {
+        var d = BackboneCatalog.BuiltIn.Find("resnet50");
+        Assert.That(d.FileName, Is.EqualTo("resnet50_keras_224.onnx"));
+        Assert.That(d.Urls, Is.Empty);
+        Assert.That(d.Sha256, Is.EqualTo("17612e103380f016f88199f2f0bff1c0a48690dc309f550e18ded9f47d83b62b"));
+        Assert.That(d.SizeBytes, Is.EqualTo(102_140_034));
+        Assert.That((d.InputWidth, d.InputHeight, d.ResizeMode, d.ChannelOrder), Is.EqualTo((224, 224, ResizeMode.Fill, ChannelOrder.Rgb)));
+        Assert.That(d.Mean, Is.EqualTo(new[] { 0.5f, 0.5f, 0.5f }));
+        Assert.That(d.Std, Is.EqualTo(new[] { 0.5f, 0.5f, 0.5f }));
+        Assert.That((d.FeatureTensor, d.FeatureSize), Is.EqualTo(("features", 2048)));
+        Assert.That(d.Licence, Is.EqualTo("MIT"));
+    }
+
+    [Test]
+    public void EveryBuiltIn_SaysWhetherItWasVerifiedHere()
+    {
+        var verified = BackboneCatalog.BuiltIn.Entries.Where(d => d.Verified).Select(d => d.Name);
+        Assert.That(verified, Is.EquivalentTo(new[] { "mobilenet-v2", "mobilenet-v1-0.75-192", "resnet50" }));
+        foreach (var d in BackboneCatalog.BuiltIn.Entries)
+        {
+            Assert.That(d.VerificationNote, Is.Not.Null.And.Not.Empty, d.Name);
+            if (!d.Verified)
+                Assert.That(d.VerificationNote, Does.StartWith("record only"), d.Name);
+        }
+        Assert.That(BackboneCatalog.BuiltIn.Find("resnet50-v2").VerificationNote, Does.Contain("'resnet50'"));
     }
 
     [Test]
@@ -137,9 +166,10 @@ public sealed class BackboneCatalogTests
         Assert.That(catalog.UserCatalogPath, Is.EqualTo(path));
         var builtInNames = BackboneCatalog.BuiltIn.Names;
         Assert.That(catalog.Entries, Has.Count.EqualTo(builtInNames.Count + 1));
-        Assert.That(catalog.Entries[2].FileName, Is.EqualTo("resnet18-local.onnx"), "override keeps the built-in position");
-        Assert.That(catalog.Entries[2].ResizeMode, Is.EqualTo(ResizeMode.Fill));
-        Assert.That(catalog.Entries[2].Sha256, Is.Null, "an override replaces the whole record");
+        var position = builtInNames.ToList().IndexOf("resnet18-v2");
+        Assert.That(catalog.Entries[position].FileName, Is.EqualTo("resnet18-local.onnx"), "override keeps the built-in position");
+        Assert.That(catalog.Entries[position].ResizeMode, Is.EqualTo(ResizeMode.Fill));
+        Assert.That(catalog.Entries[position].Sha256, Is.Null, "an override replaces the whole record");
         Assert.That(catalog.Find("resnet18-v2").FileName, Is.EqualTo("resnet18-local.onnx"));
 
         var mine = catalog.Entries[^1];
