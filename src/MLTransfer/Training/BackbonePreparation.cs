@@ -13,7 +13,7 @@ internal static class BackbonePreparation
             resolved = resolved with { Description = options.AdjustBackbone(resolved.Description) };
         log($"backbone: {resolved.Description.Name} — {resolved.Reason}");
         var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
-        log($"features: tensor '{prepared.Feature.FeatureTensor}' ({prepared.FeatureSize}-d), input {prepared.InputWidth}×{prepared.InputHeight} {resolved.Description.ResizeMode}");
+        log($"features: tensor '{prepared.Feature.FeatureTensor}' ({prepared.FeatureSize}-d, {prepared.Feature.Origin}), input {prepared.InputWidth}×{prepared.InputHeight} {resolved.Description.ResizeMode}");
         return (resolved, prepared);
     }
 }
