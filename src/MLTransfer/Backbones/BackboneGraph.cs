@@ -171,7 +171,10 @@ public static class BackboneGraph
             desc.ResizeMode, desc.ChannelOrder, desc.Mean, desc.Std, feature.FeatureSize!.Value).WriteTo(model);
 
         return new PreparedBackbone(desc with { FeatureTensor = feature.FeatureTensor, FeatureSize = feature.FeatureSize }, model.ToByteArray(), feature, feature.FeatureSize!.Value,
-            desc.InputWidth, desc.InputHeight, desc.ChannelOrder, input.Name);
+            desc.InputWidth, desc.InputHeight, desc.ChannelOrder, input.Name)
+        {
+            FixedBatchSize = OnnxShapes.StaticValue(batch) is { } fixedBatch ? (int)fixedBatch : null,
+        };
     }
 
     /// <summary>

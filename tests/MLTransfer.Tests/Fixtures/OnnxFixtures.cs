@@ -100,13 +100,13 @@ public static class OnnxFixtures
     /// <param name="width">Channels, i.e. the feature width.</param>
     /// <param name="size">Static input height and width.</param>
     /// <param name="globalPool">GlobalAveragePool when true; otherwise an AveragePool whose kernel covers the whole map, as CNTK exports it.</param>
-    /// <param name="fixedBatch">Declare batch 1 instead of a symbolic N, as CNTK exports it.</param>
+    /// <param name="fixedBatch">A fixed batch size to declare instead of a symbolic N (CNTK exports 1), or null.</param>
     /// <param name="opset">Default-domain opset of the model.</param>
     /// <param name="seed">Seed of the weights.</param>
-    public static ModelProto TinyHeadless(int width = 8, int size = 32, bool globalPool = false, bool fixedBatch = false, int opset = 13, int seed = 99)
+    public static ModelProto TinyHeadless(int width = 8, int size = 32, bool globalPool = false, int? fixedBatch = null, int opset = 13, int seed = 99)
     {
         var rng = new Random(seed);
-        var batch = fixedBatch ? Dim(1) : Dim("N");
+        var batch = fixedBatch is { } b ? Dim(b) : Dim("N");
         var g = new GraphProto { Name = "tiny_headless" };
         g.Input.Add(Value(InputName, batch, Dim(3), Dim(size), Dim(size)));
         AddConv(g, rng, "stem_conv", InputName, "stem", 3, width, 3);
