@@ -144,6 +144,61 @@ public static class OnnxFixtures
         return model;
     }
 
+    /// <summary>Input of <see cref="TinyPreprocess"/>.</summary>
+    public const string PreprocessInput = "OriginalInput";
+
+    /// <summary>
+    /// A preprocessing graph shaped like ML.NET's ResNetPreprocess.onnx: <c>OriginalInput [B,3,S,S]</c> (RGB 0..255)
+    /// → Split → Concat(B,G,R) → Sub(per-pixel mean image) → <c>PreprocessedInput</c>.
+    /// </summary>
+    /// <param name="size">Height and width.</param>
+    /// <param name="fixedBatch">Declared batch size, or null for a symbolic N.</param>
+    /// <param name="opset">Default-domain opset; the Split's sizes are an attribute before 13 and an input from 13.</param>
+    /// <param name="clashWithTinyHeadless">Name the intermediate values like values of <see cref="TinyHeadless"/>.</param>
+    public static ModelProto TinyPreprocess(int size = 32, int? fixedBatch = 1, int opset = 8, bool clashWithTinyHeadless = false)
+    {
+        var rng = new Random(17);
+        var batch = fixedBatch is { } b ? Dim(b) : Dim("N");
+        var (r, gr, bl, bgr) = clashWithTinyHeadless ? ("stem", "b1", "sum", "block_out") : ("RInp", "GInp", "BInp", "BGRInput");
+        var g = new GraphProto { Name = "tiny_preprocess" };
+        g.Input.Add(Value(PreprocessInput, batch, Dim(3), Dim(size), Dim(size)));
+        var split = new NodeProto { OpType = "Split", Name = clashWithTinyHeadless ? "pool" : "" };
+        split.Input.Add(PreprocessInput);
+        split.Output.AddRange([r, gr, bl]);
+        split.Attribute.Add(Int("axis", 1));
+        if (opset < 13)
+        {
+            split.Attribute.Add(Ints("split", 1, 1, 1));
+        }
+        else
+        {
+            var sizes = new TensorProto { Name = "split_sizes", DataType = (int)TensorProto.Types.DataType.Int64 };
+            sizes.Dims.Add(3);
+            sizes.Int64Data.AddRange([1, 1, 1]);
+            g.Initializer.Add(sizes);
+            split.Input.Add("split_sizes");
+        }
+        g.Node.Add(split);
+        var concat = new NodeProto { OpType = "Concat" };
+        concat.Input.AddRange([bl, gr, r]);
+        concat.Output.Add(bgr);
+        concat.Attribute.Add(Int("axis", 1));
+        g.Node.Add(concat);
+        var mean = new TensorProto { Name = "MeanImage", DataType = Float };
+        mean.Dims.AddRange([1, 3, size, size]);
+        for (var i = 0; i < 3 * size * size; i++)
+            mean.FloatData.Add((float)(100 + 30 * rng.NextDouble()));
+        g.Initializer.Add(mean);
+        g.Node.Add(Node("Sub", "", [bgr, "MeanImage"], "PreprocessedInput"));
+        g.Output.Add(Value("PreprocessedInput", batch, Dim(3), Dim(size), Dim(size)));
+        g.ValueInfo.Add(Value(bgr, batch, Dim(3), Dim(size), Dim(size)));
+        var model = Model(g);
+        // ML.NET's file is IR 3 / opset 8, like most CNTK exports.
+        model.IrVersion = opset < 13 ? 3 : 7;
+        model.OpsetImport[0].Version = opset;
+        return model;
+    }
+
     /// <summary>An image model without any classifier: <c>image [N,3,32,32] -> Conv3x3 -> out</c>.</summary>
     public static ModelProto NoClassifier()
     {
