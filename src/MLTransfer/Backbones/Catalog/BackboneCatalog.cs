@@ -292,7 +292,7 @@ public sealed class BackboneCatalog
     {
         if (string.IsNullOrWhiteSpace(p.Id) || p.Id.IndexOfAny(['/', '\\']) >= 0)
             throw Invalid(where, $"{id}: 'package.id' must be a NuGet package id, got '{p.Id}'");
-        if (!NuGet.Versioning.NuGetVersion.TryParseStrict(p.Version ?? "", out _))
+        if (!NuGet.Versioning.NuGetVersion.TryParse(p.Version ?? "", out _))
             throw Invalid(where, $"{id}: 'package.version' must be an exact NuGet version such as 0.23.1, got '{p.Version}'");
         BackbonePackageFile File(BackbonePackageFile? f, string field)
         {

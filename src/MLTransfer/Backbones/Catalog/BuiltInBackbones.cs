@@ -280,8 +280,8 @@ public static class BuiltInBackbones
     /// the feed) is the one source every .NET machine has.
     /// </remarks>
     public static IReadOnlyList<BackboneDescription> All { get; } =
-        [MobileNetV2, MobileNetV1075192, ResNet50, ResNet18V2, ResNet50V2, MobileNetV2Zoo, InceptionV1];
+        [MobileNetV2, ResNet18NuGet, MobileNetV1075192, ResNet50, ResNet18V2, ResNet50V2, MobileNetV2Zoo, InceptionV1];
 
-    /// <summary>Name of the backbone fetched when no catalog entry is available locally.</summary>
-    public const string DownloadFallbackName = "resnet18-v2";
+    /// <summary>Name of the backbone fetched when no catalog entry is available locally (from the NuGet feeds).</summary>
+    public const string DownloadFallbackName = "resnet18";
 }

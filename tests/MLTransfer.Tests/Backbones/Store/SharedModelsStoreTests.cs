@@ -42,6 +42,8 @@ public sealed class SharedModelsStoreTests
         OfflineDirs = [SharedModelsDir()],
         AllowDownload = false,
         Log = log.Add,
+        // Only the offline folder: the NuGet backbone is tested on its own.
+        NuGetGlobalPackagesFolder = Path.Combine(Path.GetDirectoryName(_cache)!, "no-nuget-packages"),
     });
 
     [TestCase("mobilenet-v2", "mobilenet_v2_1.0_224.onnx", "e9067399bf7adc64295ccf94083e12d44168dfc8c56aad2321029a8b47fbdf9b")]
