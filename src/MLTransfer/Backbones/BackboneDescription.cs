@@ -69,4 +69,41 @@ public sealed record BackboneDescription
     public string? Licence { get; init; }
     /// <summary>Where the weights come from.</summary>
     public string? Source { get; init; }
+    /// <summary>
+    /// True when this record was checked end to end on the project's own machine (file hashed, graph prepared, a model
+    /// trained, saved and reloaded); false for a record written from published facts only.
+    /// </summary>
+    public bool Verified { get; init; }
+    /// <summary>What the check was, or why the record is unverified; shown by <c>backbones list</c>.</summary>
+    public string? VerificationNote { get; init; }
+    /// <summary>
+    /// The NuGet package holding the backbone, or null for a plain ONNX file. A package backbone is found in the NuGet
+    /// global packages folder or downloaded from the configured NuGet feeds, and its files are combined into
+    /// <see cref="FileName"/>'s cached graph; <see cref="Urls"/>, <see cref="Sha256"/> and <see cref="SizeBytes"/> do not apply.
+    /// </summary>
+    public BackbonePackage? Package { get; init; }
 }
+
+/// <summary>
+/// A backbone shipped in a NuGet package (such as ML.NET's <c>Microsoft.ML.DnnImageFeaturizer.*</c> packages): a
+/// headless model, optionally preceded by a preprocessing graph that MLTransfer joins in front of it.
+/// </summary>
+public sealed record BackbonePackage
+{
+    /// <summary>Package id, e.g. <c>Microsoft.ML.DnnImageFeaturizer.ResNet18</c>.</summary>
+    public required string Id { get; init; }
+    /// <summary>Exact package version, e.g. <c>0.23.1</c>.</summary>
+    public required string Version { get; init; }
+    /// <summary>Short human name used in messages, e.g. <c>ML.NET's ResNet-18</c>.</summary>
+    public string? Title { get; init; }
+    /// <summary>The backbone model inside the package.</summary>
+    public required BackbonePackageFile Model { get; init; }
+    /// <summary>A graph run before <see cref="Model"/> (its output feeds the model's input), or null.</summary>
+    public BackbonePackageFile? Preprocess { get; init; }
+}
+
+/// <summary>One file inside a backbone package, with the checksum it must have.</summary>
+/// <param name="Path">Path inside the package, with forward slashes, e.g. <c>tools/DnnImageModels/ResNet18Onnx/ResNet18.onnx</c>.</param>
+/// <param name="Sha256">Lower-case hex SHA-256 of the file.</param>
+/// <param name="SizeBytes">Size of the file in bytes.</param>
+public sealed record BackbonePackageFile(string Path, string Sha256, long SizeBytes);

@@ -165,13 +165,16 @@ public static class BackboneGraph
             $"[{OnnxShapes.Format(batch)},3,{desc.InputHeight},{desc.InputWidth}], normalised as (pixel/255 - mean)/std with " +
             $"mean [{Invariant(desc.Mean)}] std [{Invariant(desc.Std)}] into '{input.Name}'; " +
             $"output '{PreparedBackbone.OutputName}' = Flatten('{feature.FeatureTensor}') [{OnnxShapes.Format(batch)},{feature.FeatureSize}]" +
-            (feature.UserSpecified ? " (user-specified tensor)" : $" (input of {feature.ClassifierOpType} '{feature.ClassifierNode}')"));
+            $" ({feature.Origin})");
 
         new PreparationStamp(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(onnxBytes)), desc.InputWidth, desc.InputHeight,
             desc.ResizeMode, desc.ChannelOrder, desc.Mean, desc.Std, feature.FeatureSize!.Value).WriteTo(model);
 
         return new PreparedBackbone(desc with { FeatureTensor = feature.FeatureTensor, FeatureSize = feature.FeatureSize }, model.ToByteArray(), feature, feature.FeatureSize!.Value,
-            desc.InputWidth, desc.InputHeight, desc.ChannelOrder, input.Name);
+            desc.InputWidth, desc.InputHeight, desc.ChannelOrder, input.Name)
+        {
+            FixedBatchSize = OnnxShapes.StaticValue(batch) is { } fixedBatch ? (int)fixedBatch : null,
+        };
     }
 
     /// <summary>

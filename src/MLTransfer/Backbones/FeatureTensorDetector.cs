@@ -11,7 +11,8 @@ namespace MLTransfer.Backbones;
 /// converters write <c>MatMul -> Add</c>, TF-Slim and Caffe models use a 1x1 <c>Conv</c> on the pooled map,
 /// most end in a <c>Softmax</c> or <c>Reshape</c>). Rather than matching names, the detector walks back from
 /// the graph output through operators that do not change what the features mean until it reaches that
-/// linear layer; whatever feeds it is the feature tensor.
+/// linear layer; whatever feeds it is the feature tensor. A headless backbone (no classifier at all, such as ML.NET's
+/// ResNet-18) is recognised by its single output coming straight from global pooling: that output is the embedding.
 /// </remarks>
 public static class FeatureTensorDetector
 {
@@ -55,9 +56,14 @@ public static class FeatureTensorDetector
                 return found;
         }
 
+        // Only a pooled output counts: an unpooled map (a segmentation or detection head) is not an embedding.
+        if (graph.Output.Count == 1 && ComesFromPooling(index, graph.Output[0].Name))
+            return FromHeadlessOutput(index, graph.Output[0]);
+
         throw new MLTransferException(
-            $"No classifier node (Gemm/MatMul/1x1 Conv after global pooling) found in model {where}; " +
-            $"the graph outputs are {string.Join(", ", graph.Output.Select(o => $"'{o.Name}'"))}",
+            $"No classifier node (Gemm/MatMul/1x1 Conv after global pooling) found in model {where}, and its output is " +
+            $"not a single pooled feature map (a headless backbone); the graph outputs are " +
+            $"{string.Join(", ", graph.Output.Select(o => $"'{o.Name}' {OnnxShapes.FormatShape(o)}"))}",
             where,
             $"Pass --feature-tensor NAME with the tensor to use as the embedding; the last values computed " +
             $"by the graph are {LastValues(graph)}");
@@ -142,6 +148,15 @@ public static class FeatureTensorDetector
             }
         }
         return null;
+    }
+
+    private static FeatureTensorInfo FromHeadlessOutput(OnnxGraphIndex index, ValueInfoProto output)
+    {
+        var dims = OnnxShapes.Dims(output);
+        int? size = dims is { Count: >= 2 } && dims.Skip(1).All(d => OnnxShapes.StaticValue(d) is not null)
+            ? checked((int)dims.Skip(1).Aggregate(1L, (acc, d) => acc * d.DimValue))
+            : null;
+        return new FeatureTensorInfo(output.Name, null, null, size, NeedsFlatten(index, output.Name, true), HeadlessOutput: true);
     }
 
     private static FeatureTensorInfo? FromGemm(OnnxGraphIndex index, NodeProto gemm)

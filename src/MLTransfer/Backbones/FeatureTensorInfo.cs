@@ -17,21 +17,31 @@ namespace MLTransfer.Backbones;
 /// True when the tensor is not already <c>[N, C]</c>, e.g. the <c>[N, C, 1, 1]</c> pooled map that feeds a
 /// 1x1 Conv classifier; the prepared graph flattens it either way, this only tells callers what to expect.
 /// </param>
+/// <param name="HeadlessOutput">
+/// True when the graph has no classifier and the tensor is its single, pooled output (a headless backbone such as
+/// ML.NET's ResNet-18); <paramref name="ClassifierNode"/> is then null although nothing was user-specified.
+/// </param>
 public sealed record FeatureTensorInfo(
     string FeatureTensor,
     string? ClassifierNode,
     string? ClassifierOpType,
     int? FeatureSize,
-    bool NeedsFlatten)
+    bool NeedsFlatten,
+    bool HeadlessOutput = false)
 {
     /// <summary>True when the tensor came from the user rather than from detection.</summary>
-    public bool UserSpecified => ClassifierNode is null;
+    public bool UserSpecified => ClassifierNode is null && !HeadlessOutput;
+
+    /// <summary>How the tensor was found, for logs and <c>backbones inspect</c>.</summary>
+    public string Origin =>
+        HeadlessOutput ? "the graph's own output: headless backbone, no classifier"
+        : UserSpecified ? "user-specified"
+        : $"input of {ClassifierOpType} '{ClassifierNode}'";
 
     /// <inheritdoc />
     public override string ToString()
     {
         var size = FeatureSize?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?";
-        var origin = UserSpecified ? "user-specified" : $"input of {ClassifierOpType} '{ClassifierNode}'";
-        return $"'{FeatureTensor}' ({size} features, {origin}{(NeedsFlatten ? ", flattened" : "")})";
+        return $"'{FeatureTensor}' ({size} features, {Origin}{(NeedsFlatten ? ", flattened" : "")})";
     }
 }

@@ -36,4 +36,10 @@ public sealed record PreparedBackbone(
 
     /// <summary>Number of floats in one image of the input (3 * H * W).</summary>
     public int InputLength => 3 * InputWidth * InputHeight;
+
+    /// <summary>
+    /// The batch size the graph is pinned to (its input declares a fixed first dimension, e.g. 1), or null when the
+    /// batch is dynamic. Such a graph runs larger batches as several calls.
+    /// </summary>
+    public int? FixedBatchSize { get; init; }
 }

@@ -34,7 +34,15 @@ public sealed class BackboneSession : IDisposable
         // being assembled; blocking costs a few microseconds per operator and frees them.
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", allowSpinning ? "1" : "0");
         _session = new InferenceSession(backbone.OnnxBytes, options);
+        var batch = _session.InputMetadata[PreparedBackbone.InputName].Dimensions[0];
+        FixedBatchSize = batch > 0 ? batch : null;
     }
+
+    /// <summary>
+    /// The batch size the graph is pinned to (e.g. 1 for a graph exported with fixed shapes), or null when its batch
+    /// dimension is dynamic. <see cref="Run"/> splits larger requests into calls of this size.
+    /// </summary>
+    public int? FixedBatchSize { get; }
 
     /// <summary>Whether ONNX Runtime's worker threads spin between operators.</summary>
     public bool AllowSpinning { get; }
@@ -50,8 +58,32 @@ public sealed class BackboneSession : IDisposable
     {
         if (pixels.Length < count * InputLength)
             throw new ArgumentException($"Expected {count * InputLength} floats for {count} images, got {pixels.Length}.", nameof(pixels));
+        if (FixedBatchSize is not { } fixedBatch || fixedBatch == count)
+            return RunBatch(pixels.AsMemory(0, count * InputLength), count);
+
+        var result = new float[count][];
+        float[]? padded = null;
+        for (var start = 0; start < count; start += fixedBatch)
+        {
+            var n = Math.Min(fixedBatch, count - start);
+            var slice = pixels.AsMemory(start * InputLength, n * InputLength);
+            if (n < fixedBatch)
+            {
+                // A pinned graph only takes whole batches: the missing images are zeros whose features are dropped.
+                padded = new float[fixedBatch * InputLength];
+                slice.Span.CopyTo(padded);
+                slice = padded;
+            }
+            var part = RunBatch(slice, fixedBatch);
+            Array.Copy(part, 0, result, start, n);
+        }
+        return result;
+    }
+
+    private float[][] RunBatch(Memory<float> pixels, int count)
+    {
         var shape = new long[] { count, 3, Backbone.InputHeight, Backbone.InputWidth };
-        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, pixels.AsMemory(0, count * InputLength), shape);
+        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, pixels, shape);
         using var run = new RunOptions();
         using var outputs = _session.Run(run, [PreparedBackbone.InputName], [input], [PreparedBackbone.OutputName]);
         var flat = outputs[0].GetTensorDataAsSpan<float>();

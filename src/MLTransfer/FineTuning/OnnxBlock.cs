@@ -97,6 +97,7 @@ internal static class OnnxBlock
                     ClipBound(index, node, 1, "min", float.NegativeInfinity, where), ClipBound(index, node, 2, "max", float.PositiveInfinity, where)),
                 "Add" when node.Input.All(i => !index.IsConstant(i)) => new AddLayer(name, node.Input[0], node.Input[1], output),
                 "GlobalAveragePool" => new GlobalAveragePoolLayer(name, node.Input[0], output),
+                "AveragePool" => WholeMapAveragePool(node, name, output, where),
                 "Flatten" when (OnnxShapes.IntAttr(node, "axis") ?? 1) == 1 => new FlattenLayer(name, node.Input[0], output),
                 "Gemm" => Gemm(node, name, output, Param, where),
                 "BatchNormalization" => BatchNorm(node, name, output, Param, index, where),
@@ -272,6 +273,18 @@ internal static class OnnxBlock
         return new BatchNormLayer(name, node.Input[0], output, param(node.Input[1], node, false), param(node.Input[2], node, false), Const(3), Const(4), epsilon);
     }
 
+    /// <summary>An AveragePool without padding or dilation; whether its kernel covers the whole map is checked on the first batch.</summary>
+    private static GlobalAveragePoolLayer WholeMapAveragePool(NodeProto node, string name, string output, string where)
+    {
+        var kernel = OnnxShapes.IntsAttr(node, "kernel_shape");
+        var autoPad = node.Attribute.FirstOrDefault(a => a.Name == "auto_pad")?.S.ToStringUtf8() ?? "NOTSET";
+        if (kernel is not { Count: 2 } || autoPad is not ("NOTSET" or "VALID" or "")
+            || OnnxShapes.IntsAttr(node, "pads") is { } pads && pads.Any(p => p != 0)
+            || OnnxShapes.IntsAttr(node, "dilations") is { } dilations && dilations.Any(d => d != 1))
+            throw Unsupported(node, "only an AveragePool over the whole map (2-D kernel, no padding) is supported", where);
+        return new GlobalAveragePoolLayer(name, node.Input[0], output, ((int)kernel[0], (int)kernel[1]));
+    }
+
     private static float ClipBound(OnnxGraphIndex index, NodeProto node, int input, string attribute, float fallback, string where)
     {
         if (node.Input.Count > input && node.Input[input].Length > 0)
@@ -305,5 +318,5 @@ internal static class OnnxBlock
 
     private static MLTransferException Unsupported(NodeProto node, string reason, string where) =>
         new($"Node '{OnnxShapes.Describe(node)}' ({node.OpType}) above the cut cannot be fine-tuned: {reason}", where,
-            "Unfreeze fewer layers so that only Conv, Relu, Clip, Add, GlobalAveragePool, Flatten, Gemm and BatchNormalization nodes are trainable");
+            "Unfreeze fewer layers so that only Conv, Relu, Clip, Add, GlobalAveragePool (or a whole-map AveragePool), Flatten, Gemm and BatchNormalization nodes are trainable");
 }

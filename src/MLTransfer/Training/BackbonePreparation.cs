@@ -20,7 +20,9 @@ internal static class BackbonePreparation
     {
         var resolved = Resolve(source, log, cancellation);
         var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
-        log($"features: tensor '{prepared.Feature.FeatureTensor}' ({prepared.FeatureSize}-d), input {prepared.InputWidth}×{prepared.InputHeight} {resolved.Description.ResizeMode}");
+        log($"features: tensor '{prepared.Feature.FeatureTensor}' ({prepared.FeatureSize}-d, {prepared.Feature.Origin}), input {prepared.InputWidth}×{prepared.InputHeight} {resolved.Description.ResizeMode}");
+        if (prepared.FixedBatchSize is { } batch)
+            log($"batch: the backbone graph fixes its batch size at {batch}, so images run {(batch == 1 ? "one at a time" : $"{batch} at a time")} whatever --batch-size says");
         return (resolved, prepared);
     }
 }

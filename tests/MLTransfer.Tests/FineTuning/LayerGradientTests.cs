@@ -113,6 +113,19 @@ public class LayerGradientTests
     }
 
     [Test]
+    public void WholeMapAveragePool_IsAGlobalPool_AndRefusesASmallerKernel()
+    {
+        var rng = new Random(11);
+        var x = GradientCheck.Random(rng, 4, 3, 3, 2);
+        var pool = new GlobalAveragePoolLayer("avg", "x", "y", (3, 2));
+        GradientCheck.Check(pool, [x]);
+        Assert.That(pool.Forward([x]).Data, Is.EqualTo(new GlobalAveragePoolLayer("gap", "x", "y").Forward([x]).Data));
+
+        var ex = Assert.Throws<MLTransferException>(() => new GlobalAveragePoolLayer("avg", "x", "y", (2, 2)).Forward([x]));
+        Assert.That(ex!.Message, Does.Contain("AveragePool").And.Contain("2×2 kernel does not cover its 3×2 input"));
+    }
+
+    [Test]
     public void Flatten_OfASpatialMap_KeepsNchwOrder()
     {
         var rng = new Random(12);

@@ -90,6 +90,115 @@ public static class OnnxFixtures
         return Model(g);
     }
 
+    /// <summary>Name of the output of <see cref="TinyHeadless"/>.</summary>
+    public const string HeadlessOutput = "embedding";
+
+    /// <summary>
+    /// A headless residual backbone like ML.NET's ResNet-18, with seeded random weights and no classifier:
+    /// <c>image [B,3,S,S] -> Conv3x3 -> BatchNormalization -> Relu -> (Conv3x3 -> Relu -> Conv3x3) + skip -> Relu -> pool -> embedding [B,width,1,1]</c>.
+    /// </summary>
+    /// <param name="width">Channels, i.e. the feature width.</param>
+    /// <param name="size">Static input height and width.</param>
+    /// <param name="globalPool">GlobalAveragePool when true; otherwise an AveragePool whose kernel covers the whole map, as CNTK exports it.</param>
+    /// <param name="fixedBatch">A fixed batch size to declare instead of a symbolic N (CNTK exports 1), or null.</param>
+    /// <param name="opset">Default-domain opset of the model.</param>
+    /// <param name="seed">Seed of the weights.</param>
+    public static ModelProto TinyHeadless(int width = 8, int size = 32, bool globalPool = false, int? fixedBatch = null, int opset = 13, int seed = 99)
+    {
+        var rng = new Random(seed);
+        var batch = fixedBatch is { } b ? Dim(b) : Dim("N");
+        var g = new GraphProto { Name = "tiny_headless" };
+        g.Input.Add(Value(InputName, batch, Dim(3), Dim(size), Dim(size)));
+        AddConv(g, rng, "stem_conv", InputName, "stem", 3, width, 3);
+        g.Initializer.Add(Uniform(rng, "bn.scale", width, 0.5, 1.5));
+        g.Initializer.Add(Uniform(rng, "bn.bias", width, -0.2, 0.2));
+        g.Initializer.Add(Uniform(rng, "bn.mean", width, -0.1, 0.1));
+        g.Initializer.Add(Uniform(rng, "bn.var", width, 0.5, 2.0));
+        var bn = new NodeProto { OpType = "BatchNormalization", Name = "stem_bn" };
+        bn.Input.AddRange(["stem", "bn.scale", "bn.bias", "bn.mean", "bn.var"]);
+        bn.Output.Add("stem_norm");
+        bn.Attribute.Add(new AttributeProto { Name = "epsilon", F = 1e-5f, Type = AttributeProto.Types.AttributeType.Float });
+        g.Node.Add(bn);
+        g.Node.Add(Node("Relu", "stem_relu", ["stem_norm"], "stem_act"));
+        AddConv(g, rng, "block_conv1", "stem_act", "b1", width, width, 3);
+        g.Node.Add(Node("Relu", "block_relu1", ["b1"], "b1_act"));
+        AddConv(g, rng, "block_conv2", "b1_act", "b2", width, width, 3);
+        g.Node.Add(Node("Add", "block_add", ["b2", "stem_act"], "sum"));
+        g.Node.Add(Node("Relu", "block_relu2", ["sum"], "block_out"));
+        if (globalPool)
+        {
+            g.Node.Add(Node("GlobalAveragePool", "pool", ["block_out"], HeadlessOutput));
+        }
+        else
+        {
+            var pool = Node("AveragePool", "pool", ["block_out"], HeadlessOutput);
+            pool.Attribute.Add(Ints("kernel_shape", size, size));
+            pool.Attribute.Add(Ints("strides", 1, 1));
+            pool.Attribute.Add(Ints("pads", 0, 0, 0, 0));
+            g.Node.Add(pool);
+        }
+        g.Output.Add(Value(HeadlessOutput, batch, Dim(width), Dim(1), Dim(1)));
+        g.ValueInfo.Add(Value("block_out", batch, Dim(width), Dim(size), Dim(size)));
+        var model = Model(g);
+        model.OpsetImport[0].Version = opset;
+        return model;
+    }
+
+    /// <summary>Input of <see cref="TinyPreprocess"/>.</summary>
+    public const string PreprocessInput = "OriginalInput";
+
+    /// <summary>
+    /// A preprocessing graph shaped like ML.NET's ResNetPreprocess.onnx: <c>OriginalInput [B,3,S,S]</c> (RGB 0..255)
+    /// → Split → Concat(B,G,R) → Sub(per-pixel mean image) → <c>PreprocessedInput</c>.
+    /// </summary>
+    /// <param name="size">Height and width.</param>
+    /// <param name="fixedBatch">Declared batch size, or null for a symbolic N.</param>
+    /// <param name="opset">Default-domain opset; the Split's sizes are an attribute before 13 and an input from 13.</param>
+    /// <param name="clashWithTinyHeadless">Name the intermediate values like values of <see cref="TinyHeadless"/>.</param>
+    public static ModelProto TinyPreprocess(int size = 32, int? fixedBatch = 1, int opset = 8, bool clashWithTinyHeadless = false)
+    {
+        var rng = new Random(17);
+        var batch = fixedBatch is { } b ? Dim(b) : Dim("N");
+        var (r, gr, bl, bgr) = clashWithTinyHeadless ? ("stem", "b1", "sum", "block_out") : ("RInp", "GInp", "BInp", "BGRInput");
+        var g = new GraphProto { Name = "tiny_preprocess" };
+        g.Input.Add(Value(PreprocessInput, batch, Dim(3), Dim(size), Dim(size)));
+        var split = new NodeProto { OpType = "Split", Name = clashWithTinyHeadless ? "pool" : "" };
+        split.Input.Add(PreprocessInput);
+        split.Output.AddRange([r, gr, bl]);
+        split.Attribute.Add(Int("axis", 1));
+        if (opset < 13)
+        {
+            split.Attribute.Add(Ints("split", 1, 1, 1));
+        }
+        else
+        {
+            var sizes = new TensorProto { Name = "split_sizes", DataType = (int)TensorProto.Types.DataType.Int64 };
+            sizes.Dims.Add(3);
+            sizes.Int64Data.AddRange([1, 1, 1]);
+            g.Initializer.Add(sizes);
+            split.Input.Add("split_sizes");
+        }
+        g.Node.Add(split);
+        var concat = new NodeProto { OpType = "Concat" };
+        concat.Input.AddRange([bl, gr, r]);
+        concat.Output.Add(bgr);
+        concat.Attribute.Add(Int("axis", 1));
+        g.Node.Add(concat);
+        var mean = new TensorProto { Name = "MeanImage", DataType = Float };
+        mean.Dims.AddRange([1, 3, size, size]);
+        for (var i = 0; i < 3 * size * size; i++)
+            mean.FloatData.Add((float)(100 + 30 * rng.NextDouble()));
+        g.Initializer.Add(mean);
+        g.Node.Add(Node("Sub", "", [bgr, "MeanImage"], "PreprocessedInput"));
+        g.Output.Add(Value("PreprocessedInput", batch, Dim(3), Dim(size), Dim(size)));
+        g.ValueInfo.Add(Value(bgr, batch, Dim(3), Dim(size), Dim(size)));
+        var model = Model(g);
+        // ML.NET's file is IR 3 / opset 8, like most CNTK exports.
+        model.IrVersion = opset < 13 ? 3 : 7;
+        model.OpsetImport[0].Version = opset;
+        return model;
+    }
+
     /// <summary>An image model without any classifier: <c>image [N,3,32,32] -> Conv3x3 -> out</c>.</summary>
     public static ModelProto NoClassifier()
     {
@@ -144,6 +253,15 @@ public static class OnnxFixtures
         t.Dims.AddRange(dims);
         for (var i = 0; i < count; i++)
             t.FloatData.Add((float)((rng.NextDouble() * 2 - 1) * limit));
+        return t;
+    }
+
+    private static TensorProto Uniform(Random rng, string name, int count, double low, double high)
+    {
+        var t = new TensorProto { Name = name, DataType = Float };
+        t.Dims.Add(count);
+        for (var i = 0; i < count; i++)
+            t.FloatData.Add((float)(low + rng.NextDouble() * (high - low)));
         return t;
     }
 

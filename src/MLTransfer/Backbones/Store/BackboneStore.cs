@@ -8,9 +8,15 @@ namespace MLTransfer.Backbones.Store;
 /// or an offline folder are checked (size and SHA-256) against their catalog record; a mismatch is refused with
 /// a <see cref="BackboneIntegrityException"/>, never used silently.
 /// </summary>
+/// <remarks>
+/// A record with a <see cref="BackboneDescription.Package"/> comes from a NuGet package instead: its combined graph
+/// in the cache, else the package in the NuGet global packages folder, else the package downloaded from the NuGet
+/// feeds; the package's files are checked against the record and combined into one graph in the cache.
+/// </remarks>
 public sealed class BackboneStore : IDisposable
 {
     private readonly Lazy<BackboneDownloader> _downloader;
+    private readonly Lazy<NuGetBackbonePackages> _nuget;
 
     /// <summary>Creates a store over <paramref name="catalog"/>.</summary>
     /// <param name="catalog">The backbone records.</param>
@@ -20,6 +26,7 @@ public sealed class BackboneStore : IDisposable
         Catalog = catalog;
         Options = options ?? BackboneStoreOptions.FromEnvironment();
         _downloader = new Lazy<BackboneDownloader>(() => new BackboneDownloader(Options));
+        _nuget = new Lazy<NuGetBackbonePackages>(() => new NuGetBackbonePackages(Options.NuGetSettingsRoot, Options.NuGetGlobalPackagesFolder, Log));
     }
 
     /// <summary>The backbone records.</summary>
@@ -76,6 +83,18 @@ public sealed class BackboneStore : IDisposable
         var local = FindLocal(description);
         if (local is not null) return local;
 
+        if (description.Package is { } package)
+        {
+            if (!Options.AllowDownload)
+            {
+                throw new MLTransferException(
+                    $"Backbone '{description.Name}' (NuGet package {package.Id} {package.Version}) is not available locally and downloads are disabled",
+                    $"cache {CacheDir}; NuGet global packages folder {_nuget.Value.GlobalPackagesFolder}",
+                    $"Run 'mltransfer backbones pull {description.Name}', or 'dotnet restore' a project that references {package.Id} {package.Version}, or allow downloads.");
+            }
+            return await DownloadPackageAsync(description, ct).ConfigureAwait(false);
+        }
+
         if (!Options.AllowDownload)
         {
             throw new MLTransferException(
@@ -106,6 +125,8 @@ public sealed class BackboneStore : IDisposable
     /// <exception cref="BackboneIntegrityException">The first file found does not match the record.</exception>
     public ResolvedBackbone? FindLocal(BackboneDescription description)
     {
+        if (description.Package is not null)
+            return FindLocalPackage(description);
         var name = description.Name;
         var cached = Path.Combine(CacheDir, description.FileName);
         if (File.Exists(cached))
@@ -143,13 +164,51 @@ public sealed class BackboneStore : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// The combined graph of a NuGet backbone in the cache, else one built now from the package in the NuGet global
+    /// packages folder, else null.
+    /// </summary>
+    private ResolvedBackbone? FindLocalPackage(BackboneDescription d)
+    {
+        var p = d.Package!;
+        var nuget = _nuget.Value;
+        if (nuget.FindCached(CacheDir, d) is { } cached)
+        {
+            Log($"'{d.Name}': combined graph found in the cache ({cached.Path}); its SHA-256 matches the one recorded when it was built");
+            return new ResolvedBackbone(d, cached.Path, cached.Sha256, BackboneLocation.Cache,
+                $"{d.Name}: {Title(d)} from the NuGet package {p.Id} {p.Version}, combined graph found in the cache folder {CacheDir}");
+        }
+        Log($"'{d.Name}': no combined graph in the cache ({NuGetBackbonePackages.CombinedPath(CacheDir, d)})");
+        var installed = nuget.FindInstalled(p);
+        if (installed is null)
+        {
+            Log($"'{d.Name}': {p.Id} {p.Version} is not in the NuGet global packages folder {nuget.GlobalPackagesFolder}");
+            return null;
+        }
+        Log($"'{d.Name}': found {p.Id} {p.Version} in the NuGet global packages folder ({installed}); verifying and combining its files");
+        var (path, sha, _) = nuget.BuildFromInstalled(CacheDir, d, installed);
+        return new ResolvedBackbone(d, path, sha, BackboneLocation.NuGetPackage,
+            $"{d.Name}: {Title(d)} from the NuGet package {p.Id} {p.Version} found in {nuget.GlobalPackagesFolder}");
+    }
+
+    private async Task<ResolvedBackbone> DownloadPackageAsync(BackboneDescription d, CancellationToken ct)
+    {
+        var p = d.Package!;
+        Log($"'{d.Name}': not found locally; downloading {p.Id} {p.Version} from the NuGet feeds ({_nuget.Value.DescribeFeeds()})");
+        var (path, sha, feed, _) = await _nuget.Value.DownloadAsync(CacheDir, d, ct).ConfigureAwait(false);
+        return new ResolvedBackbone(d, path, sha, BackboneLocation.Downloaded,
+            $"{d.Name}: {Title(d)} from the NuGet package {p.Id} {p.Version} downloaded from {feed.Name} ({feed.Source}), combined into the cache {CacheDir}");
+    }
+
+    private static string Title(BackboneDescription d) => d.Package?.Title ?? d.Name;
+
     /// <summary>The default backbone from this store's catalog; see <see cref="ChooseDefault(BackboneCatalog)"/>.</summary>
     public BackboneChoice ChooseDefault() => ChooseDefault(Catalog);
 
     /// <summary>
-    /// The first entry of <paramref name="catalog"/> available locally (cache or offline, verified); otherwise
-    /// <c>resnet18-v2</c>, to be downloaded. The <see cref="BackboneChoice.Reason"/> is meant to be printed and
-    /// recorded with the trained model.
+    /// The first entry of <paramref name="catalog"/> available locally (cache, offline folder or NuGet global packages
+    /// folder, verified); otherwise <see cref="BuiltInBackbones.DownloadFallbackName"/>, to be downloaded. The
+    /// <see cref="BackboneChoice.Reason"/> is meant to be printed and recorded with the trained model.
     /// </summary>
     /// <exception cref="BackboneIntegrityException">A local file found on the way does not match its record.</exception>
     /// <exception cref="MLTransferException">Nothing is local and downloads are disabled.</exception>
@@ -162,7 +221,10 @@ public sealed class BackboneStore : IDisposable
             var where = local.How == BackboneLocation.Cache
                 ? $"in the cache folder {CacheDir}"
                 : $"in offline folder {Path.GetDirectoryName(local.FilePath)}";
-            var reason = $"{entry.Name}: first catalog entry found locally, {where}";
+            // A package backbone's own reason already says where it came from (package, folder, cache).
+            var reason = entry.Package is null
+                ? $"{entry.Name}: first catalog entry found locally, {where}"
+                : $"{local.Reason}; the first catalog entry available locally";
             Log($"default backbone: {reason}");
             return new BackboneChoice(entry, local, reason);
         }
@@ -170,13 +232,18 @@ public sealed class BackboneStore : IDisposable
         if (!Options.AllowDownload)
         {
             throw new MLTransferException(
-                "No catalog backbone is available locally and downloads are disabled", SearchedPlaces(),
+                "No catalog backbone is available locally and downloads are disabled", SearchedPlaces(catalog),
                 "Pass --backbone-dir with a folder holding one of: " +
-                string.Join(", ", catalog.Entries.Select(e => e.FileName)) + "; or allow downloads.");
+                string.Join(", ", catalog.Entries.Where(e => e.Package is null).Select(e => e.FileName)) +
+                string.Concat(catalog.Entries.Where(e => e.Package is not null).Take(1).Select(e =>
+                    $"; or restore the NuGet package {e.Package!.Id} {e.Package.Version} (backbone '{e.Name}')")) +
+                "; or allow downloads.");
         }
         var fallback = catalog.Find(BuiltInBackbones.DownloadFallbackName);
-        var because = $"{fallback.Name}: no catalog entry found locally (searched {SearchedPlaces()}); " +
-                      $"it will be downloaded from {HostOf(fallback.Urls)}";
+        var because = $"{fallback.Name}: no catalog entry found locally (searched {SearchedPlaces(catalog)}); " +
+                      (fallback.Package is { } package
+                          ? $"{Title(fallback)} will be downloaded as the NuGet package {package.Id} {package.Version} from the NuGet feeds ({_nuget.Value.DescribeFeeds()})"
+                          : $"it will be downloaded from {HostOf(fallback.Urls)}");
         Log($"default backbone: {because}");
         return new BackboneChoice(fallback, null, because);
     }
@@ -192,6 +259,8 @@ public sealed class BackboneStore : IDisposable
     public async Task<ResolvedBackbone> PullAsync(string name, CancellationToken ct = default)
     {
         var d = Catalog.Find(name);
+        if (d.Package is not null)
+            return FindLocalPackage(d) ?? await DownloadPackageAsync(d, ct).ConfigureAwait(false);
         var cached = Path.Combine(CacheDir, d.FileName);
         if (File.Exists(cached))
         {
@@ -233,7 +302,7 @@ public sealed class BackboneStore : IDisposable
                 result.Add(new BackboneListing(d, null, null, true));
                 continue;
             }
-            var size = new FileInfo(found.Path).Length;
+            var size = found.Location == BackboneLocation.NuGetPackage ? 0 : new FileInfo(found.Path).Length;
             result.Add(new BackboneListing(d, found.Path, found.Location, d.SizeBytes is null || d.SizeBytes == size));
         }
         return result;
@@ -248,6 +317,11 @@ public sealed class BackboneStore : IDisposable
         var results = new List<VerifyResult>();
         foreach (var d in Catalog.Entries)
         {
+            if (d.Package is not null)
+            {
+                results.AddRange(VerifyPackage(d));
+                continue;
+            }
             foreach (var (path, location) in LocalCandidates(d))
             {
                 long size = 0;
@@ -272,6 +346,44 @@ public sealed class BackboneStore : IDisposable
             }
         }
         return results;
+    }
+
+    /// <summary>The cached combined graph against its recorded hash, and the installed package's files against the record.</summary>
+    private IEnumerable<VerifyResult> VerifyPackage(BackboneDescription d)
+    {
+        var p = d.Package!;
+        var combined = NuGetBackbonePackages.CombinedPath(CacheDir, d);
+        if (File.Exists(combined))
+        {
+            var size = new FileInfo(combined).Length;
+            var sha = BackboneFileVerifier.ComputeSha256(combined);
+            var hashFile = NuGetBackbonePackages.HashPath(combined);
+            var recorded = File.Exists(hashFile) ? File.ReadAllText(hashFile).Trim() : null;
+            yield return recorded == sha
+                ? new VerifyResult(d, combined, BackboneLocation.Cache, VerifyStatus.Ok, sha, size,
+                    $"{d.Name}: {combined} OK (combined graph, {size:N0} bytes, SHA-256 {sha} as recorded when it was built)")
+                : new VerifyResult(d, combined, BackboneLocation.Cache, VerifyStatus.Mismatch, sha, size,
+                    $"{d.Name}: {combined} MISMATCH: SHA-256 {sha}, recorded {recorded ?? "nothing"}; the next run rebuilds it from the package");
+        }
+        var installed = _nuget.Value.FindInstalled(p);
+        if (installed is null)
+            yield break;
+        foreach (var f in new[] { p.Preprocess, p.Model }.OfType<BackbonePackageFile>())
+        {
+            var file = Path.Combine(installed, f.Path.Replace('/', Path.DirectorySeparatorChar));
+            if (!File.Exists(file))
+            {
+                yield return new VerifyResult(d, file, BackboneLocation.NuGetPackage, VerifyStatus.Unreadable, null, 0,
+                    $"{d.Name}: {file} is missing from the installed package");
+                continue;
+            }
+            var size = new FileInfo(file).Length;
+            var sha = BackboneFileVerifier.ComputeSha256(file);
+            yield return sha == f.Sha256 && size == f.SizeBytes
+                ? new VerifyResult(d, file, BackboneLocation.NuGetPackage, VerifyStatus.Ok, sha, size, $"{d.Name}: {file} OK ({size:N0} bytes, SHA-256 {sha})")
+                : new VerifyResult(d, file, BackboneLocation.NuGetPackage, VerifyStatus.Mismatch, sha, size,
+                    $"{d.Name}: {file} MISMATCH: SHA-256 {sha} ({size:N0} bytes), expected {f.Sha256} ({f.SizeBytes:N0} bytes)");
+        }
     }
 
     /// <summary>
@@ -301,6 +413,15 @@ public sealed class BackboneStore : IDisposable
     {
         Log($"'{path}' is an existing file; using it directly");
         var sha = BackboneFileVerifier.ComputeSha256(path);
+        // A combined NuGet graph has no fixed checksum in its record: it is known by its cache name and recorded hash.
+        var combined = Catalog.Entries.FirstOrDefault(e => e.Package is not null
+            && Path.GetFileName(NuGetBackbonePackages.CombinedPath(Path.GetDirectoryName(path)!, e)) == Path.GetFileName(path)
+            && File.Exists(NuGetBackbonePackages.HashPath(path)) && File.ReadAllText(NuGetBackbonePackages.HashPath(path)).Trim() == sha);
+        if (combined is not null)
+        {
+            Log($"{path} is the combined graph of catalog entry '{combined.Name}' (its SHA-256 matches the recorded one); using that record");
+            return new ResolvedBackbone(combined, path, sha, BackboneLocation.ExplicitFile, $"{combined.Name}: explicit file {path} (the combined graph of its NuGet package)");
+        }
         var known = Catalog.Entries.FirstOrDefault(e => string.Equals(e.Sha256, sha, StringComparison.OrdinalIgnoreCase));
         if (known is not null)
         {
@@ -318,6 +439,13 @@ public sealed class BackboneStore : IDisposable
 
     private IEnumerable<(string Path, BackboneLocation Location)> LocalCandidates(BackboneDescription d)
     {
+        if (d.Package is not null)
+        {
+            var combined = NuGetBackbonePackages.CombinedPath(CacheDir, d);
+            if (File.Exists(combined)) yield return (combined, BackboneLocation.Cache);
+            if (_nuget.Value.FindInstalled(d.Package) is { } installed) yield return (installed, BackboneLocation.NuGetPackage);
+            yield break;
+        }
         var cached = Path.Combine(CacheDir, d.FileName);
         if (File.Exists(cached)) yield return (cached, BackboneLocation.Cache);
         foreach (var dir in OfflineDirs)
@@ -327,11 +455,12 @@ public sealed class BackboneStore : IDisposable
         }
     }
 
-    private string SearchedPlaces()
+    private string SearchedPlaces(BackboneCatalog? catalog = null)
     {
         var dirs = OfflineDirs;
         var offline = dirs.Count == 0 ? "no offline folders" : "offline folders " + string.Join(", ", dirs);
-        return $"cache {CacheDir}; {offline}";
+        var nuget = catalog?.Entries.Any(e => e.Package is not null) == true ? $"; NuGet global packages folder {_nuget.Value.GlobalPackagesFolder}" : "";
+        return $"cache {CacheDir}; {offline}{nuget}";
     }
 
     private static string VerifiedLine(BackboneDescription d, string sha) =>

@@ -48,6 +48,16 @@ public sealed record BackboneStoreOptions
     /// <summary>Receives one line for each resolution step (what was looked at and why it was chosen), or null.</summary>
     public Action<string>? Log { get; init; }
 
+    /// <summary>
+    /// Folder whose NuGet.Config files (with the user's and the machine's) give the NuGet feeds, credentials, proxy
+    /// and global packages folder for backbones shipped as NuGet packages; null for the current directory, as
+    /// <c>dotnet restore</c> does.
+    /// </summary>
+    internal string? NuGetSettingsRoot { get; init; }
+
+    /// <summary>Replaces the NuGet global packages folder (tests); null to take it from NuGet's settings.</summary>
+    internal string? NuGetGlobalPackagesFolder { get; init; }
+
     /// <summary>The default cache folder (see <see cref="CacheDir"/>).</summary>
     public static string DefaultCacheDir() => Path.Combine(UserFolders.Cache, "backbones");
 
@@ -102,6 +112,8 @@ public enum BackboneLocation
     Offline,
     /// <summary>Downloaded into the cache by this call.</summary>
     Downloaded,
+    /// <summary>Read from a package in the NuGet global packages folder (and combined into the cache by this call).</summary>
+    NuGetPackage,
 }
 
 /// <summary>A backbone file ready to use.</summary>
@@ -122,19 +134,19 @@ public sealed record BackboneChoice(BackboneDescription Description, ResolvedBac
 /// <summary>One line of <c>backbones list</c>.</summary>
 /// <param name="Description">The catalog record.</param>
 /// <param name="LocalPath">The file that <see cref="BackboneStore.Resolve"/> would use, or null.</param>
-/// <param name="Location">Cache or Offline when found locally, else null.</param>
+/// <param name="Location">Cache, Offline or NuGetPackage when found locally, else null.</param>
 /// <param name="SizeMatches">Whether the local file's size equals the record's (true when the record has no size).</param>
 public sealed record BackboneListing(
     BackboneDescription Description, string? LocalPath, BackboneLocation? Location, bool SizeMatches)
 {
     /// <summary>Catalog name.</summary>
     public string Name => Description.Name;
-    /// <summary>Expected size in bytes, or null when unknown.</summary>
-    public long? SizeBytes => Description.SizeBytes;
+    /// <summary>Expected size in bytes (of the package's files for a NuGet backbone), or null when unknown.</summary>
+    public long? SizeBytes => Description.Package is { } p ? p.Model.SizeBytes + (p.Preprocess?.SizeBytes ?? 0) : Description.SizeBytes;
     /// <summary>Whether a local file exists (not hashed; see <see cref="BackboneStore.Verify"/>).</summary>
     public bool AvailableLocally => LocalPath is not null;
-    /// <summary>Whether the record has download URLs.</summary>
-    public bool Downloadable => Description.Urls.Count > 0;
+    /// <summary>Whether the record has download URLs or comes from a NuGet package (downloaded from the NuGet feeds).</summary>
+    public bool Downloadable => Description.Urls.Count > 0 || Description.Package is not null;
 }
 
 /// <summary>Outcome of checking one local file.</summary>
@@ -153,7 +165,7 @@ public enum VerifyStatus
 /// <summary>One line of <c>backbones verify</c>.</summary>
 /// <param name="Description">The catalog record.</param>
 /// <param name="FilePath">The file checked.</param>
-/// <param name="Location">Cache or Offline.</param>
+/// <param name="Location">Cache, Offline or NuGetPackage.</param>
 /// <param name="Status">The outcome.</param>
 /// <param name="ActualSha256">Computed hash, or null when unreadable.</param>
 /// <param name="ActualSize">File size in bytes.</param>

@@ -33,18 +33,26 @@ public sealed class BackboneCatalogTests
     public void BuiltIns_AreOrderedUniqueAndWellFormed()
     {
         var names = BackboneCatalog.BuiltIn.Names;
-        Assert.That(names.Take(3), Is.EqualTo(new[] { "mobilenet-v2", "mobilenet-v1-0.75-192", "resnet18-v2" }));
+        Assert.That(names.Take(5), Is.EqualTo(new[] { "mobilenet-v2", "resnet18", "mobilenet-v1-0.75-192", "resnet50", "resnet18-v2" }));
         Assert.That(names, Is.Unique);
         Assert.That(names, Does.Contain("inception-v1"));
         foreach (var d in BackboneCatalog.BuiltIn.Entries)
         {
-            Assert.That(d.Sha256, Does.Match("^[0-9a-f]{64}$"), d.Name);
-            Assert.That(d.SizeBytes, Is.GreaterThan(0), d.Name);
+            if (d.Package is { } p)
+            {
+                Assert.That(new[] { p.Model.Sha256, p.Preprocess!.Sha256 }, Has.All.Match("^[0-9a-f]{64}$"), d.Name);
+                Assert.That(d.Sha256, Is.Null, $"{d.Name}: the combined graph's hash is an output, not a record");
+            }
+            else
+            {
+                Assert.That(d.Sha256, Does.Match("^[0-9a-f]{64}$"), d.Name);
+                Assert.That(d.SizeBytes, Is.GreaterThan(0), d.Name);
+                Assert.That(d.InputName, Is.Not.Null, d.Name);
+            }
             Assert.That(d.Mean, Has.Count.EqualTo(3), d.Name);
             Assert.That(d.Std, Has.Count.EqualTo(3).And.None.EqualTo(0f), d.Name);
             Assert.That(d.Source, Is.Not.Null.And.Not.Empty, d.Name);
             Assert.That(d.Licence, Is.Not.Null.And.Not.Empty, d.Name);
-            Assert.That(d.InputName, Is.Not.Null, d.Name);
             Assert.That(d.FeatureSize, Is.GreaterThan(0), d.Name);
             Assert.That(d.Urls, Has.All.StartWith("https://"), d.Name);
         }
@@ -68,6 +76,63 @@ public sealed class BackboneCatalogTests
 
         var v1 = BackboneCatalog.BuiltIn.Find("mobilenet-v1-0.75-192");
         Assert.That((v1.InputWidth, v1.InputHeight, v1.FeatureSize), Is.EqualTo((192, 192, 768)));
+    }
+
+    [Test]
+    public void BuiltIn_ResNet50_MatchesTheSharedModelsReadme()
+    {
+        var d = BackboneCatalog.BuiltIn.Find("resnet50");
+        Assert.That(d.FileName, Is.EqualTo("resnet50_keras_224.onnx"));
+        Assert.That(d.Urls, Is.Empty);
+        Assert.That(d.Sha256, Is.EqualTo("17612e103380f016f88199f2f0bff1c0a48690dc309f550e18ded9f47d83b62b"));
+        Assert.That(d.SizeBytes, Is.EqualTo(102_140_034));
+        Assert.That((d.InputWidth, d.InputHeight, d.ResizeMode, d.ChannelOrder), Is.EqualTo((224, 224, ResizeMode.Fill, ChannelOrder.Rgb)));
+        Assert.That(d.Mean, Is.EqualTo(new[] { 0.5f, 0.5f, 0.5f }));
+        Assert.That(d.Std, Is.EqualTo(new[] { 0.5f, 0.5f, 0.5f }));
+        Assert.That((d.FeatureTensor, d.FeatureSize), Is.EqualTo(("features", 2048)));
+        Assert.That(d.Licence, Is.EqualTo("MIT"));
+    }
+
+    [Test]
+    public void BuiltIn_ResNet18_IsMLNetsNuGetPackage_WithTheChecksumsOfTheSharedModelsReadme()
+    {
+        var d = BackboneCatalog.BuiltIn.Find("resnet18");
+        Assert.That(d.Package!.Id, Is.EqualTo("Microsoft.ML.DnnImageFeaturizer.ResNet18"));
+        Assert.That(d.Package.Version, Is.EqualTo("0.23.1"));
+        Assert.That(d.Package.Model, Is.EqualTo(new BackbonePackageFile("tools/DnnImageModels/ResNet18Onnx/ResNet18.onnx",
+            "e2552f19db2dfdb01b3669537b6a0f1b44da38d18279535492ed5dfc2ef1ff8f", 63_653_533)));
+        Assert.That(d.Package.Preprocess, Is.EqualTo(new BackbonePackageFile("tools/DnnImageModels/ResNetPrepOnnx/ResNetPreprocess.onnx",
+            "84bf8def78d0befaa3f6e73745d57d7016c6a192ead76f79686bd438c1047004", 602_584)));
+        // The package's own graph subtracts the mean from raw 0..255 RGB: MLTransfer must not normalise again.
+        Assert.That(d.Mean, Is.EqualTo(new[] { 0f, 0f, 0f }));
+        Assert.That(d.Std.Select(s => s * 255f), Is.All.EqualTo(1f).Within(1e-6f));
+        Assert.That((d.FeatureTensor, d.FeatureSize, d.Licence), Is.EqualTo(((string?)null, (int?)512, "MIT")));
+        Assert.That(BuiltInBackbones.DownloadFallbackName, Is.EqualTo("resnet18"));
+    }
+
+    [Test]
+    public void UserCatalog_PackageRecords_AreValidated()
+    {
+        var path = Write("""
+            [ { "name": "x", "fileName": "x.onnx", "package": { "id": "Some.Package", "version": "1.0",
+                "model": { "path": "../escape.onnx", "sha256": "00", "sizeBytes": 1 } } } ]
+            """);
+        var ex = Assert.Throws<MLTransferException>(() => BackboneCatalog.Load(path));
+        Assert.That(ex!.Message, Does.Contain("'package.model.path' must be a relative path inside the package"));
+    }
+
+    [Test]
+    public void EveryBuiltIn_SaysWhetherItWasVerifiedHere()
+    {
+        var verified = BackboneCatalog.BuiltIn.Entries.Where(d => d.Verified).Select(d => d.Name);
+        Assert.That(verified, Is.EquivalentTo(new[] { "mobilenet-v2", "resnet18", "mobilenet-v1-0.75-192", "resnet50" }));
+        foreach (var d in BackboneCatalog.BuiltIn.Entries)
+        {
+            Assert.That(d.VerificationNote, Is.Not.Null.And.Not.Empty, d.Name);
+            if (!d.Verified)
+                Assert.That(d.VerificationNote, Does.StartWith("record only"), d.Name);
+        }
+        Assert.That(BackboneCatalog.BuiltIn.Find("resnet50-v2").VerificationNote, Does.Contain("'resnet50'"));
     }
 
     [Test]
@@ -137,9 +202,10 @@ public sealed class BackboneCatalogTests
         Assert.That(catalog.UserCatalogPath, Is.EqualTo(path));
         var builtInNames = BackboneCatalog.BuiltIn.Names;
         Assert.That(catalog.Entries, Has.Count.EqualTo(builtInNames.Count + 1));
-        Assert.That(catalog.Entries[2].FileName, Is.EqualTo("resnet18-local.onnx"), "override keeps the built-in position");
-        Assert.That(catalog.Entries[2].ResizeMode, Is.EqualTo(ResizeMode.Fill));
-        Assert.That(catalog.Entries[2].Sha256, Is.Null, "an override replaces the whole record");
+        var position = builtInNames.ToList().IndexOf("resnet18-v2");
+        Assert.That(catalog.Entries[position].FileName, Is.EqualTo("resnet18-local.onnx"), "override keeps the built-in position");
+        Assert.That(catalog.Entries[position].ResizeMode, Is.EqualTo(ResizeMode.Fill));
+        Assert.That(catalog.Entries[position].Sha256, Is.Null, "an override replaces the whole record");
         Assert.That(catalog.Find("resnet18-v2").FileName, Is.EqualTo("resnet18-local.onnx"));
 
         var mine = catalog.Entries[^1];

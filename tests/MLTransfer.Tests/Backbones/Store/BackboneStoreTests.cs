@@ -196,16 +196,17 @@ public sealed class BackboneStoreTests : StoreTestBase
     }
 
     [Test]
-    public void ChooseDefault_NothingLocal_FallsBackToResnet18ByDownload()
+    public void ChooseDefault_NothingLocal_FallsBackToResNet18FromTheNuGetFeeds()
     {
         using var store = new BackboneStore(BackboneCatalog.BuiltIn, Options(offline: [OfflineDir]));
 
         var choice = store.ChooseDefault();
 
-        Assert.That(choice.Description.Name, Is.EqualTo("resnet18-v2"));
+        Assert.That(choice.Description.Name, Is.EqualTo("resnet18"));
         Assert.That(choice.Local, Is.Null, "ChooseDefault itself does not download");
-        Assert.That(choice.Reason, Does.StartWith("resnet18-v2: no catalog entry found locally")
-            .And.Contain("media.githubusercontent.com"));
+        Assert.That(choice.Reason, Does.StartWith("resnet18: no catalog entry found locally")
+            .And.Contain($"NuGet global packages folder {Path.Combine(Root, "nuget-packages")}")
+            .And.Contain("ML.NET's ResNet-18 will be downloaded as the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1 from the NuGet feeds"));
         Assert.That(CacheFiles(), Is.Empty);
     }
 
@@ -216,7 +217,7 @@ public sealed class BackboneStoreTests : StoreTestBase
 
         var ex = Assert.Throws<MLTransferException>(() => store.ChooseDefault());
 
-        Assert.That(ex!.Fix, Does.Contain("mobilenet_v2_1.0_224.onnx"));
+        Assert.That(ex!.Fix, Does.Contain("mobilenet_v2_1.0_224.onnx").And.Contain("restore the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1"));
     }
 
     [Test]

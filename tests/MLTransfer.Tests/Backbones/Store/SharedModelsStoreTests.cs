@@ -42,10 +42,13 @@ public sealed class SharedModelsStoreTests
         OfflineDirs = [SharedModelsDir()],
         AllowDownload = false,
         Log = log.Add,
+        // Only the offline folder: the NuGet backbone is tested on its own.
+        NuGetGlobalPackagesFolder = Path.Combine(Path.GetDirectoryName(_cache)!, "no-nuget-packages"),
     });
 
     [TestCase("mobilenet-v2", "mobilenet_v2_1.0_224.onnx", "e9067399bf7adc64295ccf94083e12d44168dfc8c56aad2321029a8b47fbdf9b")]
     [TestCase("mobilenet-v1-0.75-192", "mobilenet_v1_0.75_192.onnx", "bd93b4314510baa4e619114c978a76668a8314f5718e8c4427dba5db4ab7d934")]
+    [TestCase("resnet50", "resnet50_keras_224.onnx", "17612e103380f016f88199f2f0bff1c0a48690dc309f550e18ded9f47d83b62b")]
     public void SharedModelsFolder_ResolvesWithVerifiedChecksum(string name, string file, string sha)
     {
         var log = new List<string>();
@@ -77,12 +80,12 @@ public sealed class SharedModelsStoreTests
         using var store = Store([]);
 
         var verify = store.Verify();
-        Assert.That(verify.Select(v => v.Name), Is.EquivalentTo(new[] { "mobilenet-v2", "mobilenet-v1-0.75-192" }));
+        Assert.That(verify.Select(v => v.Name), Is.EquivalentTo(new[] { "mobilenet-v2", "mobilenet-v1-0.75-192", "resnet50" }));
         Assert.That(verify.Select(v => v.Status), Is.All.EqualTo(VerifyStatus.Ok));
 
         var list = store.List();
         Assert.That(list.Where(l => l.AvailableLocally).Select(l => l.Name),
-            Is.EqualTo(new[] { "mobilenet-v2", "mobilenet-v1-0.75-192" }));
+            Is.EqualTo(new[] { "mobilenet-v2", "mobilenet-v1-0.75-192", "resnet50" }));
         Assert.That(list.Where(l => !l.AvailableLocally), Has.All.Property(nameof(BackboneListing.Downloadable)).True);
     }
 }

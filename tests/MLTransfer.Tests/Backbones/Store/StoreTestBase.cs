@@ -77,6 +77,8 @@ public abstract class StoreTestBase
         ReadInactivityTimeout = TimeSpan.FromSeconds(timeoutSeconds),
         Log = LogLines.Enqueue,
         Progress = new SyncProgress(ProgressReports.Enqueue),
+        // An empty global packages folder, so the built-in NuGet backbone is never found on the machine by accident.
+        NuGetGlobalPackagesFolder = Path.Combine(Root, "nuget-packages"),
     };
 
     protected static BackboneStore Store(BackboneStoreOptions options, params BackboneDescription[] records) =>
