@@ -8,7 +8,7 @@ using MLTransfer.Images;
 namespace MLTransfer.Features;
 
 /// <summary>
-/// The state of one <see cref="FeatureExtractor.Extract"/> call: decoder threads feed a bounded channel,
+/// The state of one <c>FeatureExtractor.Extract</c> call: decoder threads feed a bounded channel,
 /// one consumer batches its items through the backbone, and both record into the result arrays.
 /// </summary>
 /// <remarks>

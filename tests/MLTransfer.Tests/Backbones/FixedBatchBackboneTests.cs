@@ -44,10 +44,8 @@ public class FixedBatchBackboneTests
             var log = new List<string>();
             using var model = TransferLearner.Train(Path.Combine(TestPaths.RepoRoot, "data-samples"), new TransferLearningOptions
             {
-                Backbone = file,
-                AdjustBackbone = d => d with { InputWidth = 32, InputHeight = 32 },
-                AllowDownload = false,
-                WorkspacePath = Path.Combine(dir, "ws"),
+                Backbone = new() { Name = file, Adjust = d => d with { InputWidth = 32, InputHeight = 32 }, AllowDownload = false },
+                Cache = new() { WorkspacePath = Path.Combine(dir, "ws") },
                 Log = log.Add,
             });
             Assert.That(model.Report.ImagesExtracted, Is.GreaterThan(130), "every distinct sample image went through the batch-1 graph");

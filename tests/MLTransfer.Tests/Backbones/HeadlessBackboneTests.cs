@@ -98,10 +98,8 @@ public class HeadlessBackboneTests
         var log = new List<string>();
         using var model = TransferLearner.Train(Samples, new TransferLearningOptions
         {
-            Backbone = file,
-            AdjustBackbone = d => d with { InputWidth = 32, InputHeight = 32 },
-            AllowDownload = false,
-            WorkspacePath = Path.Combine(_dir, "ws"),
+            Backbone = new() { Name = file, Adjust = d => d with { InputWidth = 32, InputHeight = 32 }, AllowDownload = false },
+            Cache = new() { WorkspacePath = Path.Combine(_dir, "ws") },
             Log = log.Add,
         });
         Assert.That(model.Metadata.FeatureSize, Is.EqualTo(8));
@@ -118,7 +116,7 @@ public class HeadlessBackboneTests
         var file = WriteHeadless(size: 224);
         var ml = new MLContext(1);
         var (train, test) = ImageClassificationEstimatorTests.Subset(6, 2);
-        var options = ImageClassificationEstimatorTests.BaseOptions(Path.Combine(_dir, "ws")) with { Backbone = file, BackboneDirs = [], Epoch = 10 };
+        var options = ImageClassificationEstimatorTests.BaseOptions(Path.Combine(_dir, "ws")) with { Backbone = new() { Name = file, Dirs = [] }, Epoch = 10 };
         var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.TransferImageClassification(options))
             .Fit(ml.Data.LoadFromEnumerable(train));
         var zip = Path.Combine(_dir, "estimator.zip");
@@ -151,10 +149,8 @@ public class HeadlessBackboneTests
         {
             Transfer = new TransferLearningOptions
             {
-                Backbone = file,
-                AdjustBackbone = d => d with { InputWidth = 32, InputHeight = 32 },
-                AllowDownload = false,
-                WorkspacePath = Path.Combine(_dir, "ws"),
+                Backbone = new() { Name = file, Adjust = d => d with { InputWidth = 32, InputHeight = 32 }, AllowDownload = false },
+                Cache = new() { WorkspacePath = Path.Combine(_dir, "ws") },
             },
             Unfreeze = 2,
             MaxEpochs = 1,

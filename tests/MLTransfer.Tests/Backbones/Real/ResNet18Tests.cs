@@ -52,9 +52,8 @@ public class ResNet18Tests
         // The combined graph named by path is recognised as the 'resnet18' record (its cache name and recorded hash).
         using var model = TransferLearner.Train(_data.Root, new TransferLearningOptions
         {
-            Backbone = _combined,
-            AllowDownload = false,
-            WorkspacePath = Path.Combine(_dir, "ws"),
+            Backbone = new() { Name = _combined, AllowDownload = false },
+            Cache = new() { WorkspacePath = Path.Combine(_dir, "ws") },
             Seed = 1,
             Log = log.Add,
         });
@@ -90,7 +89,7 @@ public class ResNet18Tests
         var convs = OnnxModelIO.Load(_combined).Graph.Node.Count(n => n.OpType == "Conv");
         var ex = Assert.Throws<MLTransferException>(() => FineTuner.Run(_data.Root, new FineTuningOptions
         {
-            Transfer = new TransferLearningOptions { Backbone = _combined, AllowDownload = false, WorkspacePath = Path.Combine(_dir, "ws-ft") },
+            Transfer = new TransferLearningOptions { Backbone = new() { Name = _combined, AllowDownload = false }, Cache = new() { WorkspacePath = Path.Combine(_dir, "ws-ft") } },
             Unfreeze = convs,
         }));
         Assert.That(ex!.Message, Does.Contain("(MaxPool) above the cut cannot be fine-tuned"));

@@ -25,10 +25,8 @@ public class ResNet50Tests
         var log = new List<string>();
         using var model = TransferLearner.Train(data.Root, new TransferLearningOptions
         {
-            Backbone = "resnet50",
-            BackboneDirs = [Path.Combine(TestPaths.SharedDir, "models")],
-            AllowDownload = false,
-            WorkspacePath = Path.Combine(_dir, "ws"),
+            Backbone = new() { Name = "resnet50", Dirs = [Path.Combine(TestPaths.SharedDir, "models")], AllowDownload = false },
+            Cache = new() { WorkspacePath = Path.Combine(_dir, "ws") },
             Seed = 1,
             Log = log.Add,
         });
