@@ -179,11 +179,15 @@ public class CliSafetyTests
         var workspace = Path.Combine(_dir, $"ws-signal-{signal}");
         string[] args = ["train", "--data", TestPaths.SharedDataset("flowers"), "--backbone-dir", _models, "--backbone", "mobilenet-v2",
             "--workspace", workspace, "-o", Path.Combine(_dir, $"signal-{signal}.zip"), "--batch-size", "8"];
-        var start = new ProcessStartInfo(File.Exists("/usr/share/dotnet/dotnet") ? "/usr/share/dotnet/dotnet" : "dotnet")
+        // A shell starts background jobs with SIGINT ignored, and children inherit that: restore the default
+        // disposition so the test means the same wherever the suite runs.
+        var start = new ProcessStartInfo("env")
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
         };
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add(File.Exists("/usr/share/dotnet/dotnet") ? "/usr/share/dotnet/dotnet" : "dotnet");
         start.ArgumentList.Add(Path.Combine(TestContext.CurrentContext.TestDirectory, "MLTransfer.Cli.dll"));
         foreach (var a in args)
             start.ArgumentList.Add(a);

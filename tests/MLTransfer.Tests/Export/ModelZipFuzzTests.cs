@@ -261,11 +261,7 @@ public class ModelZipFuzzTests
 
         public double PeakGrowthMiB => Math.Max(_peak, Rss()) - _start;
 
-        private static double Rss()
-        {
-            var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
-        }
+        private static double Rss() => ProcessMemory.RssMiB();
 
         public void Dispose()
         {

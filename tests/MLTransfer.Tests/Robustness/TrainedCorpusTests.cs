@@ -254,11 +254,7 @@ public class TrainedCorpusTests
         return (mismatches, errors.ToList(), clock.Elapsed);
     }
 
-    private static double RssMb()
-    {
-        var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:"));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
-    }
+    private static double RssMb() => ProcessMemory.RssMiB();
 
     [Test]
     public void TruncatedModelZip_IsAClearErrorOnLoad()

@@ -1,3 +1,4 @@
+using MLTransfer.Tests.Fixtures;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,8 +19,7 @@ public class ServiceLoadTests
     private static long RssBytes()
     {
         // VmRSS is what the kernel charges this process (server and clients share it: the server runs in-process).
-        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return line is null ? Process.GetCurrentProcess().WorkingSet64 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        return ProcessMemory.RssBytes();
     }
 
     private static void Report(string what, LoadDriver.Result r) => TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -1,3 +1,4 @@
+using MLTransfer.Tests.Fixtures;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -62,12 +63,8 @@ public sealed partial class ServiceProcess : IDisposable
         }
     }
 
-    /// <summary>A value in kB from the child's <c>/proc/PID/status</c> (e.g. VmHWM, the peak resident size), in bytes.</summary>
-    public long StatusBytes(string key)
-    {
-        var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith(key + ":", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-    }
+    /// <summary>The child's peak resident memory (VmHWM), in bytes.</summary>
+    public long PeakBytes() => ProcessMemory.PeakBytes(_process.Id);
 
     public void Dispose()
     {

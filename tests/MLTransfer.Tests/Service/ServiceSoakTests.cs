@@ -107,7 +107,7 @@ public class ServiceSoakTests
             Interlocked.CompareExchange(ref stopAt, 0, int.MaxValue);
         }
         var result = await load;
-        var peak = service.StatusBytes("VmHWM");
+        var peak = service.PeakBytes();
         foreach (var line in timeline)
             TestContext.Out.WriteLine(line);
         TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
