@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using MLTransfer.Backbones;
-using MLTransfer.Training;
+using MLTransfer.Images;
 
 namespace MLTransfer.Cli;
 

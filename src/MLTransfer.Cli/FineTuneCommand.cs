@@ -2,10 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using MLTransfer.Evaluation;
-using MLTransfer.Export;
-using MLTransfer.Features;
 using MLTransfer.FineTuning;
-using MLTransfer.Training;
 
 namespace MLTransfer.Cli;
 

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using MLTransfer.Evaluation;
 using MLTransfer.Export;
 using MLTransfer.Inference;
 using MLTransfer.Reporting;

@@ -1,10 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using MLTransfer.Backbones;
 using MLTransfer.Evaluation;
-using MLTransfer.Export;
 using MLTransfer.Features;
-using MLTransfer.Reporting;
+using MLTransfer.Heads;
 using MLTransfer.Training;
 
 namespace MLTransfer.Cli;

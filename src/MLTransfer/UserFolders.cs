@@ -1,7 +1,7 @@
 namespace MLTransfer;
 
 /// <summary>Per-user folders, following the XDG base-directory convention used on Linux.</summary>
-public static class UserFolders
+internal static class UserFolders
 {
     /// <summary><c>$XDG_CACHE_HOME/mltransfer</c>, or <c>~/.cache/mltransfer</c>: backbones and the feature workspace.</summary>
     public static string Cache => Path.Combine(Xdg("XDG_CACHE_HOME", ".cache"), "mltransfer");

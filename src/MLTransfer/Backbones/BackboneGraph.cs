@@ -1,9 +1,10 @@
 using System.Globalization;
-using Google.Protobuf;
 using System.Text.RegularExpressions;
+using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using MLTransfer.Backbones.Onnx;
+using MLTransfer.Images;
 
 namespace MLTransfer.Backbones;
 
@@ -19,7 +20,7 @@ namespace MLTransfer.Backbones;
 /// preprocessing subtly wrong. The classifier is cut off by making the flattened features the only graph
 /// output, because ONNX Runtime and ML.NET can only fetch graph outputs.
 /// </remarks>
-public static class BackboneGraph
+internal static class BackboneGraph
 {
     /// <summary>Key of the <c>metadata_props</c> entry that records what <see cref="Prepare(byte[], BackboneDescription)"/> did.</summary>
     public const string MetadataKey = "mltransfer.prepared";

@@ -4,7 +4,7 @@ using MLTransfer.Backbones.Store;
 namespace MLTransfer.Backbones;
 
 /// <summary>The one call that turns a user's backbone choice (name, file or nothing) into a verified local file.</summary>
-public static class BackboneResolver
+internal static class BackboneResolver
 {
     /// <summary>
     /// Finds the backbone file: explicit file → cache → offline folders (or the NuGet global packages folder for a

@@ -14,7 +14,7 @@ namespace MLTransfer.Backbones;
 /// linear layer; whatever feeds it is the feature tensor. A headless backbone (no classifier at all, such as ML.NET's
 /// ResNet-18) is recognised by its single output coming straight from global pooling: that output is the embedding.
 /// </remarks>
-public static class FeatureTensorDetector
+internal static class FeatureTensorDetector
 {
     // Operators between the classifier and the graph output that only reshape or normalise the logits.
     private static readonly HashSet<string> PassThroughOps =

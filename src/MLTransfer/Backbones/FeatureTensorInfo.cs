@@ -21,7 +21,7 @@ namespace MLTransfer.Backbones;
 /// True when the graph has no classifier and the tensor is its single, pooled output (a headless backbone such as
 /// ML.NET's ResNet-18); <paramref name="ClassifierNode"/> is then null although nothing was user-specified.
 /// </param>
-public sealed record FeatureTensorInfo(
+internal sealed record FeatureTensorInfo(
     string FeatureTensor,
     string? ClassifierNode,
     string? ClassifierOpType,

@@ -1,10 +1,11 @@
+using MLTransfer.Images;
 namespace MLTransfer.Backbones;
 
 /// <summary>One graph input or output as shown to the user.</summary>
 /// <param name="Name">Value name.</param>
 /// <param name="ElementType">Element type, e.g. <c>float32</c>, or <c>unknown</c>.</param>
 /// <param name="Shape">Dimensions: numbers for static sizes, names (e.g. <c>N</c>) for symbolic ones, <c>?</c> for unknown; null when not declared.</param>
-public sealed record OnnxTensorSummary(string Name, string ElementType, IReadOnlyList<string>? Shape)
+internal sealed record OnnxTensorSummary(string Name, string ElementType, IReadOnlyList<string>? Shape)
 {
     /// <inheritdoc />
     public override string ToString() =>
@@ -22,7 +23,7 @@ public sealed record OnnxTensorSummary(string Name, string ElementType, IReadOnl
 /// <param name="Std">Per-channel standard deviation on [0,1] pixels.</param>
 /// <param name="ChannelOrder">Channel order if the metadata states it.</param>
 /// <param name="Evidence">The metadata entry the guess comes from, as <c>key = value</c>.</param>
-public sealed record PreprocessingGuess(
+internal sealed record PreprocessingGuess(
     IReadOnlyList<float> Mean,
     IReadOnlyList<float> Std,
     ChannelOrder? ChannelOrder,
@@ -40,7 +41,7 @@ public sealed record PreprocessingGuess(
 /// <param name="DetectionError">Why detection failed, or null.</param>
 /// <param name="Metadata">The model's <c>metadata_props</c>.</param>
 /// <param name="Preprocessing">Preprocessing guessed from the metadata, or null.</param>
-public sealed record OnnxModelSummary(
+internal sealed record OnnxModelSummary(
     long IrVersion,
     string Producer,
     long Opset,

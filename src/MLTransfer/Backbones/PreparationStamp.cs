@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MLTransfer.Backbones.Onnx;
+using MLTransfer.Images;
 
 namespace MLTransfer.Backbones;
 

@@ -1,3 +1,4 @@
+using MLTransfer.Images;
 namespace MLTransfer.Backbones;
 
 /// <summary>
@@ -15,7 +16,7 @@ namespace MLTransfer.Backbones;
 /// <param name="InputHeight">Image height the graph expects.</param>
 /// <param name="ChannelOrder">Order of the colour planes in <see cref="InputName"/>.</param>
 /// <param name="OriginalInputName">Name of the original image input, now computed from the raw pixels.</param>
-public sealed record PreparedBackbone(
+internal sealed record PreparedBackbone(
     BackboneDescription Description,
     byte[] OnnxBytes,
     FeatureTensorInfo Feature,

@@ -12,7 +12,7 @@ public enum DatasetSplit
 }
 
 /// <summary>How the images and their labels were laid out on disk.</summary>
-public enum DatasetLayout
+internal enum DatasetLayout
 {
     /// <summary>One sub-folder per class under the root.</summary>
     ClassFolders,
@@ -26,7 +26,7 @@ public enum DatasetLayout
 /// <param name="Path">Absolute path of the file.</param>
 /// <param name="Label">Class name (the class folder's name, or the manifest's label).</param>
 /// <param name="Split">The split the layout put the image in, or null when the layout gives none.</param>
-public sealed record LabeledImage(string Path, string Label, DatasetSplit? Split = null);
+internal sealed record LabeledImage(string Path, string Label, DatasetSplit? Split = null);
 
 /// <summary>A file left out while discovering the dataset, and why.</summary>
 /// <param name="Path">The file or folder concerned (for a bad manifest row: the path as written, or the manifest itself).</param>
@@ -34,7 +34,7 @@ public sealed record LabeledImage(string Path, string Label, DatasetSplit? Split
 public sealed record SkippedFile(string Path, string Reason);
 
 /// <summary>Knobs for <see cref="DatasetLoader.Load"/>; the defaults suit almost every dataset.</summary>
-public sealed record DatasetLoadOptions
+internal sealed record DatasetLoadOptions
 {
     /// <summary>The image extensions ML.NET's loader can decode.</summary>
     public static IReadOnlyList<string> DefaultExtensions { get; } = [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"];
@@ -50,7 +50,7 @@ public sealed record DatasetLoadOptions
 }
 
 /// <summary>A labelled image dataset as found on disk, before any splitting or decoding.</summary>
-public sealed record Dataset
+internal sealed record Dataset
 {
     /// <summary>Absolute path of the dataset folder (for a manifest: the manifest's folder).</summary>
     public required string Root { get; init; }

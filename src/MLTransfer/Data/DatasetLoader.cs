@@ -4,7 +4,7 @@ namespace MLTransfer.Data;
 /// Discovers a labelled image dataset on disk. Files are found and checked for size and readability only;
 /// decoding happens later, so a corrupt image is not caught here.
 /// </summary>
-public static class DatasetLoader
+internal static class DatasetLoader
 {
     private static readonly string[] ValidationNames = ["val", "validation"];
 

@@ -8,7 +8,7 @@ namespace MLTransfer.Data;
 /// Divides a dataset into train, validation and test sets: deterministic, stratified by class, and keeping
 /// identical files together so that a duplicate cannot leak from training into evaluation.
 /// </summary>
-public static class DatasetSplitter
+internal static class DatasetSplitter
 {
     private static readonly DatasetSplit[] FillOrder = [DatasetSplit.Test, DatasetSplit.Validation, DatasetSplit.Train];
 

@@ -7,7 +7,7 @@ namespace MLTransfer.Data;
 /// <param name="ValidationFraction">Share of each class put in the validation set; 0 &lt;= f &lt; 1.</param>
 /// <param name="TestFraction">Share of each class put in the test set; 0 &lt;= f &lt; 1, and the two together &lt; 1.</param>
 /// <param name="Seed">Changes which images land in which split; the same seed always gives the same split.</param>
-public sealed record SplitOptions(double ValidationFraction = 0.15, double TestFraction = 0.15, int Seed = 42)
+internal sealed record SplitOptions(double ValidationFraction = 0.15, double TestFraction = 0.15, int Seed = 42)
 {
     /// <summary>Throws when a fraction is out of range or the two leave nothing to train on.</summary>
     /// <exception cref="MLTransferException">A fraction is negative, not below 1, not a number, or they sum to 1 or more.</exception>
@@ -56,7 +56,7 @@ public sealed record DuplicateGroup(string Hash, IReadOnlyList<string> Paths, IR
 }
 
 /// <summary>A dataset divided into train, validation and test images.</summary>
-public sealed record SplitDataset
+internal sealed record SplitDataset
 {
     /// <summary>Images to fit the classifier on; each has <see cref="LabeledImage.Split"/> set.</summary>
     public required IReadOnlyList<LabeledImage> Train { get; init; }

@@ -4,7 +4,7 @@ namespace MLTransfer.Evaluation;
 /// Pure functions that turn true labels and predicted class probabilities into <see cref="ClassificationMetrics"/>,
 /// and aggregate several of those into a <see cref="MetricsSummary"/>.
 /// </summary>
-public static class MetricsCalculator
+internal static class MetricsCalculator
 {
     /// <summary>Largest K for which top-K accuracy is reported.</summary>
     public const int MaxTopK = 5;

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace MLTransfer.Evaluation;
 
 /// <summary>JSON reading and writing of metrics files (<see cref="ClassificationMetrics"/>, <see cref="MetricsSummary"/>).</summary>
-public static class MetricsJson
+internal static class MetricsJson
 {
     /// <summary>
     /// Indented, camelCase options. Named floating-point literals are allowed because

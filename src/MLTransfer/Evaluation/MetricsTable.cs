@@ -4,7 +4,7 @@ using System.Text;
 namespace MLTransfer.Evaluation;
 
 /// <summary>Plain-text rendering of metrics for a monospace console.</summary>
-public static class MetricsTable
+internal static class MetricsTable
 {
     /// <summary>Widest a class name may be in the per-class table and the confusion-matrix row headers.</summary>
     public const int MaxRowNameWidth = 24;

@@ -4,7 +4,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
 using MLTransfer.Backbones;
 using MLTransfer.Backbones.Onnx;
-using MLTransfer.Training.Heads;
+using MLTransfer.Heads;
 
 namespace MLTransfer.Export;
 
@@ -55,7 +55,7 @@ public static class FusedOnnxExporter
     }
 
     /// <summary>Appends the head's nodes to the backbone graph and makes the probabilities the only output.</summary>
-    public static ModelProto Fuse(ModelProto backbone, ModelProto head, ModelMetadata? metadata = null)
+    internal static ModelProto Fuse(ModelProto backbone, ModelProto head, ModelMetadata? metadata = null)
     {
         var fused = backbone.Clone();
         var graph = fused.Graph;

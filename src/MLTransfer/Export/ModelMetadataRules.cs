@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using MLTransfer.Backbones;
 
 namespace MLTransfer.Export;
 

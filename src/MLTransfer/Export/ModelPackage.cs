@@ -18,7 +18,7 @@ public static class ModelPackage
     public const string MetadataEntry = "MLTransfer/metadata.json";
 
     /// <summary>JSON settings for metadata and metrics files.</summary>
-    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
+    internal static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,
         Converters = { new JsonStringEnumConverter() },
@@ -29,7 +29,7 @@ public static class ModelPackage
     /// Saves atomically: the zip is written to a temporary file in the target folder and renamed over
     /// <paramref name="path"/> only when complete, so an existing model is never left half-written.
     /// </summary>
-    public static void Save(MLContext ml, ITransformer model, ModelMetadata metadata, string path)
+    internal static void Save(MLContext ml, ITransformer model, ModelMetadata metadata, string path)
     {
         WriteAtomically(path, temp =>
         {
@@ -46,7 +46,7 @@ public static class ModelPackage
     /// siblings that a killed earlier run left beside <paramref name="path"/> are deleted first.
     /// </summary>
     /// <exception cref="MLTransferException">The folder cannot be written; the previous file is left intact.</exception>
-    public static void WriteAtomically(string path, Action<string> write)
+    internal static void WriteAtomically(string path, Action<string> write)
     {
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;

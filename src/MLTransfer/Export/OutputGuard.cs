@@ -6,7 +6,7 @@ using MLTransfer.Data;
 namespace MLTransfer.Export;
 
 /// <summary>What kind of file a command writes, so an existing file can be recognised as an earlier output of ours.</summary>
-public enum OutputKind
+internal enum OutputKind
 {
     /// <summary>A model zip (it holds <c>MLTransfer/metadata.json</c>).</summary>
     ModelZip,
@@ -28,7 +28,7 @@ public enum OutputKind
 /// retrained in minutes, a lost photo or manifest may not come back. Paths are compared after resolving
 /// symbolic links, so a link cannot smuggle an input past the check.
 /// </remarks>
-public static class OutputGuard
+internal static class OutputGuard
 {
     /// <summary>Marker in the HTML reports this library writes, so a later run may replace them.</summary>
     public const string HtmlMarker = "<meta name=\"generator\" content=\"MLTransfer\">";

@@ -1,5 +1,4 @@
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 using MLTransfer.Backbones;
 
 namespace MLTransfer.Features;
@@ -8,7 +7,7 @@ namespace MLTransfer.Features;
 /// A batched ONNX Runtime session over a prepared backbone (raw pixels in, flat features out).
 /// ML.NET's ApplyOnnxModel feeds one row per call; training runs the same graph here in batches.
 /// </summary>
-public sealed class BackboneSession : IDisposable
+internal sealed class BackboneSession : IDisposable
 {
     private readonly InferenceSession _session;
 

@@ -119,7 +119,7 @@ internal sealed class ExtractionRun
                 return Cached(index, cached);
             var image = _decode(source, bytes, hash);
             var pixels = ArrayPool<float>.Shared.Rent(_session.InputLength);
-            image.WritePlanes(pixels.AsSpan(0, _session.InputLength), _session.Backbone.ChannelOrder == Backbones.ChannelOrder.Bgr);
+            image.WritePlanes(pixels.AsSpan(0, _session.InputLength), _session.Backbone.ChannelOrder == Images.ChannelOrder.Bgr);
             return new Pending(index, hash, pixels);
         }
         catch (ImageDecodeException e)

@@ -21,7 +21,7 @@ namespace MLTransfer.Features;
 /// <para>One run uses a cache at a time: a run that finds it held waits for it (see
 /// <see cref="FeatureCacheOpenOptions.LockTimeout"/>), so two runs never interleave records.</para>
 /// </remarks>
-public sealed class FeatureCache : IDisposable
+internal sealed class FeatureCache : IDisposable
 {
     private static readonly byte[] Magic = "MLTFCACH"u8.ToArray();
     private const int HeaderSize = 16;

@@ -1,7 +1,7 @@
 namespace MLTransfer.Features;
 
 /// <summary>How <see cref="FeatureCache.Open"/> behaves when another run holds the cache, and where it reports.</summary>
-public sealed record FeatureCacheOpenOptions
+internal sealed record FeatureCacheOpenOptions
 {
     /// <summary>
     /// Default <see cref="LockTimeout"/>: long enough for another run's extraction of a few thousand images

@@ -1,14 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
-using MLTransfer.Backbones;
-using MLTransfer.Backbones.Onnx;
-using MLTransfer.Backbones.Store;
 using MLTransfer.Data;
 using MLTransfer.Evaluation;
 using MLTransfer.Export;
-using MLTransfer.Features;
-using MLTransfer.Reporting;
+using MLTransfer.Heads;
 using MLTransfer.Training;
 
 namespace MLTransfer.FineTuning;

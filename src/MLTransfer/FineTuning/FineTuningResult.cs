@@ -1,5 +1,6 @@
 using MLTransfer.Backbones;
 using MLTransfer.Features;
+using MLTransfer.Heads;
 using MLTransfer.Training;
 
 namespace MLTransfer.FineTuning;
@@ -27,7 +28,7 @@ public sealed class FineTuningResult : IDisposable
     /// <summary>Cut, curves, and frozen vs fine-tuned scores.</summary>
     public FineTuningReport Report { get; }
     /// <summary>The fine-tuned prepared backbone (a normal prepared graph with updated initializers).</summary>
-    public PreparedBackbone Backbone { get; }
+    internal PreparedBackbone Backbone { get; }
 
     /// <summary>
     /// Class probabilities computed the way training computed them: the frozen part in ONNX Runtime, the

@@ -18,6 +18,3 @@ internal sealed class Lane(EarlyStoppingLaneData data, FineTuningEpoch start, fl
     /// <summary>Visiting order of the fit images, reshuffled in place each epoch.</summary>
     public int[] Order { get; } = Enumerable.Range(0, data.FitCut.Count).ToArray();
 }
-
-/// <summary>The images one lane fits on and is scored on, as cut activations and class indices.</summary>
-internal sealed record EarlyStoppingLaneData(List<float[]> FitCut, int[] FitLabels, List<float[]> SelectionCut, int[] SelectionLabels);

@@ -4,7 +4,7 @@ namespace MLTransfer.FineTuning;
 
 /// <summary>
 /// The head trained together with the top of the backbone: softmax regression on L2-normalised features,
-/// the same model family and feature normalisation as the L-BFGS head (<see cref="Training.HeadTrainer"/>),
+/// the same model family and feature normalisation as the L-BFGS head (<see cref="Heads.HeadTrainer"/>),
 /// so what the backbone learns to make separable is what the saved head sees.
 /// </summary>
 internal sealed class SoftmaxHead

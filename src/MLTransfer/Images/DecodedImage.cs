@@ -6,7 +6,7 @@ namespace MLTransfer.Images;
 /// <param name="Width">Width in pixels.</param>
 /// <param name="Height">Height in pixels.</param>
 /// <param name="Bgra">Row-major B, G, R, A bytes.</param>
-public sealed record DecodedImage(int Width, int Height, byte[] Bgra)
+internal sealed record DecodedImage(int Width, int Height, byte[] Bgra)
 {
     /// <summary>Wraps the pixels as an ML.NET image for the saved model's pipeline.</summary>
     public MLImage ToMLImage() => MLImage.CreateFromPixels(Width, Height, MLPixelFormat.Bgra32, Bgra);

@@ -67,7 +67,7 @@ public sealed record ImageAugmentation
     /// <summary>The view <paramref name="index"/> (0 ≤ index &lt; <see cref="ViewCount"/>) of the image with this content hash.</summary>
     /// <param name="contentHash">SHA-256 of the image file's content (lower-case hex), as the feature cache keys it.</param>
     /// <param name="index">View index.</param>
-    public ImageView View(string contentHash, int index)
+    internal ImageView View(string contentHash, int index)
     {
         CheckIndex(index);
         if (HorizontalFlip && index == 0)

@@ -1,4 +1,3 @@
-using MLTransfer.Backbones;
 using SkiaSharp;
 
 namespace MLTransfer.Images;
@@ -14,7 +13,7 @@ namespace MLTransfer.Images;
 /// the backbone's input size here, so the ML.NET <c>ResizeImages</c> step in the saved model is an exact
 /// no-op for images that come through this class.
 /// </remarks>
-public static class ImageDecoder
+internal static class ImageDecoder
 {
     private static long _filesRead;
 

@@ -10,7 +10,7 @@ namespace MLTransfer.Images;
 /// little more than two zero bytes and a size: 36 random bytes starting <c>00 00 10 10</c> are a valid
 /// 16×16 WBMP, so without this check such a file named <c>.jpg</c> would be trained on as an image.
 /// </remarks>
-public static class ImageFormat
+internal static class ImageFormat
 {
     /// <summary>The accepted formats as a phrase for messages: <c>JPEG, PNG, BMP, GIF or WebP</c>.</summary>
     public const string AcceptedFormats = "JPEG, PNG, BMP, GIF or WebP";

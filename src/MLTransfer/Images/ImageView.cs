@@ -7,7 +7,7 @@ namespace MLTransfer.Images;
 /// </summary>
 /// <param name="FlipHorizontal">Mirror left–right (after fitting, so the pixels are exactly the mirrored unflipped view).</param>
 /// <param name="Crop">Region of the upright image to keep, or null for the whole image.</param>
-public sealed record ImageView(bool FlipHorizontal = false, RelativeRect? Crop = null)
+internal sealed record ImageView(bool FlipHorizontal = false, RelativeRect? Crop = null)
 {
     /// <summary>The untransformed image: decoding with it is the same as decoding without a view.</summary>
     public static ImageView Identity { get; } = new();

@@ -10,7 +10,7 @@ namespace MLTransfer.Images;
 /// <param name="Y">Top edge, 0..1.</param>
 /// <param name="Width">Width, (0, 1 - X].</param>
 /// <param name="Height">Height, (0, 1 - Y].</param>
-public readonly record struct RelativeRect(float X, float Y, float Width, float Height)
+internal readonly record struct RelativeRect(float X, float Y, float Width, float Height)
 {
     /// <summary>Throws unless the rectangle is non-empty and inside the unit square.</summary>
     public void Validate()

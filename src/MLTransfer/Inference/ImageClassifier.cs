@@ -5,7 +5,6 @@ using Microsoft.ML.Transforms.Image;
 using MLTransfer.Export;
 using MLTransfer.Images;
 using MLTransfer.Inference.Hosting;
-using MLTransfer.Training;
 
 namespace MLTransfer.Inference;
 
@@ -183,7 +182,7 @@ public sealed class ImageClassifier : IDisposable
     }
 
     /// <summary>Class probabilities for an image already decoded and sized by <see cref="ImageDecoder"/>.</summary>
-    public float[] Score(DecodedImage image)
+    internal float[] Score(DecodedImage image)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         if (!_pool.TryTake(out var engine))

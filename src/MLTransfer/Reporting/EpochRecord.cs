@@ -7,4 +7,4 @@ namespace MLTransfer.Reporting;
 /// <param name="ValidationLoss">Validation loss, or null without a validation set.</param>
 /// <param name="ValidationAccuracy">Validation accuracy, or null without a validation set.</param>
 /// <param name="LearningRate">Learning rate used in the epoch.</param>
-public sealed record EpochRecord(int Epoch, double TrainLoss, double TrainAccuracy, double? ValidationLoss, double? ValidationAccuracy, double LearningRate);
+internal sealed record EpochRecord(int Epoch, double TrainLoss, double TrainAccuracy, double? ValidationLoss, double? ValidationAccuracy, double LearningRate);

@@ -2,8 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
-using MLTransfer.Backbones;
-using MLTransfer.Evaluation;
 using MLTransfer.Export;
 using MLTransfer.Images;
 using SkiaSharp;
@@ -15,7 +13,7 @@ namespace MLTransfer.Reporting;
 /// dataset summary, settings, metrics, per-class scores, confusion matrices, learning curves and a gallery
 /// of the worst held-out errors.
 /// </summary>
-public static class HtmlReportWriter
+internal static class HtmlReportWriter
 {
     /// <summary>File name of the report inside the report folder.</summary>
     public const string FileName = "report.html";

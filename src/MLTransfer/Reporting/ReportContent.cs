@@ -4,7 +4,7 @@ using MLTransfer.Evaluation;
 namespace MLTransfer.Reporting;
 
 /// <summary>Everything an HTML report shows. Built from a training run or from evaluating a saved model.</summary>
-public sealed record ReportContent
+internal sealed record ReportContent
 {
     /// <summary>Page title.</summary>
     public required string Title { get; init; }

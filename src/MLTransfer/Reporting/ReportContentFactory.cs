@@ -1,12 +1,13 @@
 using System.Globalization;
 using MLTransfer.Evaluation;
 using MLTransfer.Export;
+using MLTransfer.Inference;
 using MLTransfer.Training;
 
 namespace MLTransfer.Reporting;
 
 /// <summary>Builds report content from a training run or from an evaluation of a saved model.</summary>
-public static class ReportContentFactory
+internal static class ReportContentFactory
 {
     /// <summary>Content for a freshly trained model.</summary>
     /// <param name="model">The trained model.</param>

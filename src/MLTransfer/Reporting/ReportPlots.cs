@@ -4,7 +4,7 @@ using SkiaSharp;
 namespace MLTransfer.Reporting;
 
 /// <summary>PNG charts drawn with SkiaSharp: confusion-matrix heatmap, per-class bars, learning curves.</summary>
-public static class ReportPlots
+internal static class ReportPlots
 {
     private static readonly SKColor Ink = new(0x22, 0x22, 0x22);
     private static readonly SKColor Grid = new(0xDD, 0xDD, 0xDD);

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
+using MLTransfer.Export;
 using MLTransfer.Images;
 
 namespace MLTransfer.Training;
@@ -27,7 +28,7 @@ internal sealed class ChainImageLoader : IDisposable
     private readonly List<IDisposable> _engines = [];
 
     /// <summary>Creates a loader for paths (<paramref name="bytes"/> false) or encoded bytes.</summary>
-    public ChainImageLoader(bool bytes, int width, int height, Backbones.ResizeMode mode)
+    public ChainImageLoader(bool bytes, int width, int height, Images.ResizeMode mode)
     {
         var ml = new MLContext();
         new ImageTypeAttribute(1, 1).Register();

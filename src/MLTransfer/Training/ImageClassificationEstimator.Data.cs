@@ -2,7 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLTransfer.Evaluation;
 using MLTransfer.Features;
-using MLTransfer.Training.Heads;
+using MLTransfer.Heads;
 
 namespace MLTransfer.Training;
 

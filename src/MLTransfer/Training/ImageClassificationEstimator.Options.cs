@@ -1,8 +1,8 @@
 using Microsoft.ML;
 using MLTransfer.Backbones;
 using MLTransfer.Features;
+using MLTransfer.Heads;
 using MLTransfer.Images;
-using MLTransfer.Training.Heads;
 
 namespace MLTransfer.Training;
 

@@ -7,8 +7,8 @@ using MLTransfer.Backbones.Store;
 using MLTransfer.Evaluation;
 using MLTransfer.Export;
 using MLTransfer.Features;
+using MLTransfer.Heads;
 using MLTransfer.Images;
-using MLTransfer.Training.Heads;
 
 namespace MLTransfer.Training;
 
@@ -92,9 +92,19 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ImageClass
         MetricsSummary? cv = o.Folds >= 2 ? CrossValidate(all, classNames, o.Folds, headOptions with { L2Regularization = head.L2Regularization, Epoch = head.BestEpoch, EarlyStopping = null }, o.Seed) : null;
 
         var headOnnx = OnnxHeadExporter.Build(head.Network, classNames);
-        var summary = new ImageClassificationSummary(classNames, resolved.Description.Name, trainSet.Count, validationSet.Count, skipped, head, search,
-            validationMetrics, cv, extraction.Extracted + viewCounts.Extracted, extraction.FromCache + viewCounts.FromCache)
+        var summary = new ImageClassificationSummary
         {
+            ClassNames = classNames,
+            Backbone = resolved.Description.Name,
+            TrainCount = trainSet.Count,
+            ValidationCount = validationSet.Count,
+            Skipped = skipped,
+            Head = head,
+            L2Search = search,
+            Validation = validationMetrics,
+            CrossValidation = cv,
+            ImagesExtracted = extraction.Extracted + viewCounts.Extracted,
+            ImagesFromCache = extraction.FromCache + viewCounts.FromCache,
             AugmentedExamples = augmented.Count - trainSet.Count,
         };
         return new ImageClassificationTransformer(BuildChain(input, prepared, headOnnx, classNames, isBytes), summary, headOnnx);

@@ -3,7 +3,6 @@ using MLTransfer.Backbones.Store;
 using MLTransfer.Data;
 using MLTransfer.Evaluation;
 using MLTransfer.Export;
-using MLTransfer.Reporting;
 
 namespace MLTransfer.Training;
 

@@ -1,6 +1,5 @@
 using MLTransfer.Data;
 using MLTransfer.Evaluation;
-using MLTransfer.Reporting;
 
 namespace MLTransfer.Training;
 

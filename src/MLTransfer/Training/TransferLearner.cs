@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
 using MLTransfer.Export;
+using MLTransfer.Heads;
 
 namespace MLTransfer.Training;
 

@@ -1,5 +1,6 @@
 using MLTransfer.Backbones;
 using MLTransfer.Features;
+using MLTransfer.Heads;
 
 namespace MLTransfer.Training;
 

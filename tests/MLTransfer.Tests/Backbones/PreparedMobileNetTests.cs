@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLTransfer.Backbones;
+using MLTransfer.Images;
 using NUnit.Framework;
 using static MLTransfer.Tests.Backbones.BackboneTestSupport;
 

@@ -20,7 +20,7 @@ public class SyntheticImagesTests
             Assert.That(files.Select(ContentHasher.Sha256Of).Distinct().Count(), Is.EqualTo(files.Count), "every copy must have its own content hash");
             Assert.That(files.Count(f => Path.GetFileName(f).StartsWith(SyntheticImages.CopyPrefix(0))), Is.EqualTo(8));
             foreach (var f in files)
-                Assert.That(ImageDecoder.DecodeFile(f, 32, 32, MLTransfer.Backbones.ResizeMode.Fill).Width, Is.EqualTo(32));
+                Assert.That(ImageDecoder.DecodeFile(f, 32, 32, MLTransfer.Images.ResizeMode.Fill).Width, Is.EqualTo(32));
             Assert.That(DatasetLoader.Load(dir).Images, Has.Count.EqualTo(files.Count));
         }
         finally

@@ -1,4 +1,5 @@
 using MLTransfer.Cli.Benchmarks;
+using MLTransfer.Heads;
 using MLTransfer.Tests.Fixtures;
 using MLTransfer.Training;
 using NUnit.Framework;

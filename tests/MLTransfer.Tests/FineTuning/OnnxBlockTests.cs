@@ -2,6 +2,7 @@ using MLTransfer.Backbones;
 using MLTransfer.Backbones.Onnx;
 using MLTransfer.Features;
 using MLTransfer.FineTuning;
+using MLTransfer.Images;
 using MLTransfer.Tests.Fixtures;
 using NUnit.Framework;
 

@@ -18,7 +18,7 @@ public enum TinyHead
 /// Small ONNX graphs built in code with the library's own protobuf classes, so detection and graph
 /// surgery are tested on known structures without large files.
 /// </summary>
-public static class OnnxFixtures
+internal static class OnnxFixtures
 {
     /// <summary>Name of the image input of the fixtures.</summary>
     public const string InputName = "image";

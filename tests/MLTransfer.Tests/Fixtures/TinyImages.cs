@@ -8,7 +8,7 @@ namespace MLTransfer.Tests.Fixtures;
 /// Small real images made in the test, and a random-weight 32×32 backbone to run them through, for tests that
 /// need whole extraction or training runs to take well under a second per image set.
 /// </summary>
-public static class TinyImages
+internal static class TinyImages
 {
     /// <summary>
     /// A <paramref name="size"/>×<paramref name="size"/> PNG: a flat colour for <paramref name="classIndex"/> plus

@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using MLTransfer.Backbones;
 using MLTransfer.Features;
 using MLTransfer.Images;
 using MLTransfer.Tests.Fixtures;

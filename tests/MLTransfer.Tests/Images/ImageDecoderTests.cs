@@ -1,4 +1,3 @@
-using MLTransfer.Backbones;
 using MLTransfer.Images;
 using NUnit.Framework;
 using SkiaSharp;

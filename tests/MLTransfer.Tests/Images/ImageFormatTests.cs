@@ -1,4 +1,3 @@
-using MLTransfer.Backbones;
 using MLTransfer.Images;
 using MLTransfer.Tests.Fixtures;
 using NUnit.Framework;

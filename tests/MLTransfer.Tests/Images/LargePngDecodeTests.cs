@@ -1,6 +1,4 @@
-using MLTransfer.Backbones;
 using MLTransfer.Images;
-using MLTransfer.Tests.Fixtures;
 using NUnit.Framework;
 using SkiaSharp;
 using static MLTransfer.Tests.Fixtures.GeneratedPng;

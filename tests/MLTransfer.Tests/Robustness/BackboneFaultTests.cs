@@ -1,4 +1,3 @@
-using MLTransfer.Backbones;
 using MLTransfer.Tests.Fixtures;
 using MLTransfer.Training;
 using NUnit.Framework;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using MLTransfer.Backbones;
 using MLTransfer.Images;
 using NUnit.Framework;
 using SkiaSharp;

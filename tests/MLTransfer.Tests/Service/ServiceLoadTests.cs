@@ -1,8 +1,8 @@
-using MLTransfer.Tests.Fixtures;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using MLTransfer.Inference.Hosting;
+using MLTransfer.Tests.Fixtures;
 using NUnit.Framework;
 
 namespace MLTransfer.Tests.Service;

@@ -1,6 +1,5 @@
 using MLTransfer.Tests.Fixtures;
 using MLTransfer.Training;
-using NUnit.Framework;
 
 namespace MLTransfer.Tests.Service;
 

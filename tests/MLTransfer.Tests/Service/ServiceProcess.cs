@@ -1,8 +1,7 @@
-using MLTransfer.Tests.Fixtures;
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.RegularExpressions;
+using MLTransfer.Tests.Fixtures;
 using NUnit.Framework;
 
 namespace MLTransfer.Tests.Service;

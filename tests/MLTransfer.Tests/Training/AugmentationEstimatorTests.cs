@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 using Microsoft.ML;
 using MLTransfer.Backbones;
+using MLTransfer.Features;
 using MLTransfer.Images;
 using MLTransfer.Tests.Fixtures;
-using MLTransfer.Features;
 using MLTransfer.Training;
 using NUnit.Framework;
 using Row = MLTransfer.Tests.Training.ImageClassificationEstimatorTests.ImageRow;

@@ -1,5 +1,4 @@
 using Google.Protobuf;
-using MLTransfer.Backbones;
 using MLTransfer.Inference;
 using MLTransfer.Tests.Fixtures;
 using MLTransfer.Training;

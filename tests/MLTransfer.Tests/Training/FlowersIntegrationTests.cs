@@ -1,3 +1,4 @@
+using MLTransfer.Heads;
 using MLTransfer.Inference;
 using MLTransfer.Tests.Fixtures;
 using MLTransfer.Training;

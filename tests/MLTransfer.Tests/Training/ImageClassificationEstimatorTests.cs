@@ -2,9 +2,9 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLTransfer.Backbones;
 using MLTransfer.Features;
+using MLTransfer.Heads;
 using MLTransfer.Tests.Fixtures;
 using MLTransfer.Training;
-using MLTransfer.Training.Heads;
 using NUnit.Framework;
 
 namespace MLTransfer.Tests.Training;

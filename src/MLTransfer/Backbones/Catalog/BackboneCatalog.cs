@@ -59,7 +59,7 @@ namespace MLTransfer.Backbones.Catalog;
 /// http(s) URLs and <c>fileName</c> a bare file name. Violations raise <see cref="MLTransferException"/>
 /// naming the file and the record.</para>
 /// </remarks>
-public sealed class BackboneCatalog
+internal sealed class BackboneCatalog
 {
     /// <summary>Environment variable naming the user catalog file.</summary>
     public const string CatalogEnvironmentVariable = "MLTRANSFER_CATALOG";

@@ -1,3 +1,4 @@
+using MLTransfer.Images;
 namespace MLTransfer.Backbones.Catalog;
 
 /// <summary>
@@ -5,7 +6,7 @@ namespace MLTransfer.Backbones.Catalog;
 /// Every checksum and size here was taken from a public source named in the record's
 /// <see cref="BackboneDescription.Source"/>; nothing is guessed.
 /// </summary>
-public static class BuiltInBackbones
+internal static class BuiltInBackbones
 {
     private const string ZooMedia = "https://media.githubusercontent.com/media/onnx/models/main/";
     private const string ZooRaw = "https://github.com/onnx/models/raw/main/";

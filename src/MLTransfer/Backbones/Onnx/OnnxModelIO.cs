@@ -10,7 +10,7 @@ namespace MLTransfer.Backbones.Onnx;
 /// successful parse is not enough: the result must also look like a model, or callers would fail much
 /// later with a confusing error about a missing graph.
 /// </remarks>
-public static class OnnxModelIO
+internal static class OnnxModelIO
 {
     /// <summary>Parses ONNX bytes, failing with an actionable error when they are not a model.</summary>
     /// <param name="bytes">Content of an <c>.onnx</c> file.</param>

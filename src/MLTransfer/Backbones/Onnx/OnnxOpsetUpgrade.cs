@@ -1,5 +1,3 @@
-using Google.Protobuf;
-
 namespace MLTransfer.Backbones.Onnx;
 
 /// <summary>

@@ -17,7 +17,7 @@ namespace MLTransfer.Backbones.Store;
 /// <see cref="BackboneStoreOptions.ReadInactivityTimeout"/>. The HttpClient created here keeps the default proxy
 /// (<c>HTTP_PROXY</c>, <c>HTTPS_PROXY</c>, <c>NO_PROXY</c> on Linux).
 /// </remarks>
-public sealed class BackboneDownloader : IDisposable
+internal sealed class BackboneDownloader : IDisposable
 {
     private readonly BackboneStoreOptions _options;
     private readonly HttpClient _http;

@@ -6,7 +6,7 @@ namespace MLTransfer.Backbones.Store;
 /// A backbone file whose size or SHA-256 differs from its catalog record. Such a file is never used
 /// (and a downloaded one is deleted, never cached).
 /// </summary>
-public sealed class BackboneIntegrityException : MLTransferException
+internal sealed class BackboneIntegrityException : MLTransferException
 {
     /// <summary>Creates the error.</summary>
     public BackboneIntegrityException(BackboneDescription description, string path,
@@ -34,7 +34,7 @@ public sealed class BackboneIntegrityException : MLTransferException
 }
 
 /// <summary>SHA-256 and size checks of backbone files against their records.</summary>
-public static class BackboneFileVerifier
+internal static class BackboneFileVerifier
 {
     /// <summary>Lower-case hex SHA-256 of a file.</summary>
     public static string ComputeSha256(string path)

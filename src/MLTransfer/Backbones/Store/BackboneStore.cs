@@ -13,7 +13,7 @@ namespace MLTransfer.Backbones.Store;
 /// in the cache, else the package in the NuGet global packages folder, else the package downloaded from the NuGet
 /// feeds; the package's files are checked against the record and combined into one graph in the cache.
 /// </remarks>
-public sealed class BackboneStore : IDisposable
+internal sealed class BackboneStore : IDisposable
 {
     private readonly Lazy<BackboneDownloader> _downloader;
     private readonly Lazy<NuGetBackbonePackages> _nuget;

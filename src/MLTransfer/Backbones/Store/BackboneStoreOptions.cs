@@ -1,7 +1,7 @@
 namespace MLTransfer.Backbones.Store;
 
 /// <summary>Where <see cref="BackboneStore"/> looks for backbone files and how it downloads them.</summary>
-public sealed record BackboneStoreOptions
+internal sealed record BackboneStoreOptions
 {
     /// <summary>Environment variable holding offline folders, separated by <see cref="Path.PathSeparator"/>.</summary>
     public const string OfflineDirsEnvironmentVariable = "MLTRANSFER_BACKBONE_DIR";
@@ -94,7 +94,7 @@ public sealed record BackboneStoreOptions
 /// <param name="TotalBytes">Expected total, or null when unknown.</param>
 /// <param name="BytesPerSecond">Average rate of this request.</param>
 /// <param name="Completed">True for the last report of a finished transfer.</param>
-public readonly record struct DownloadProgress(
+internal readonly record struct DownloadProgress(
     string Name, string Url, long BytesReceived, long? TotalBytes, double BytesPerSecond, bool Completed)
 {
     /// <summary>Fraction done in [0, 1], or null when the total is unknown.</summary>
@@ -102,7 +102,7 @@ public readonly record struct DownloadProgress(
 }
 
 /// <summary>Where a resolved backbone file was found.</summary>
-public enum BackboneLocation
+internal enum BackboneLocation
 {
     /// <summary>The user named an existing .onnx file.</summary>
     ExplicitFile,
@@ -122,21 +122,21 @@ public enum BackboneLocation
 /// <param name="Sha256">SHA-256 of the file as computed now (lower-case hex).</param>
 /// <param name="How">Where it was found.</param>
 /// <param name="Reason">One human sentence saying why this file was used.</param>
-public sealed record ResolvedBackbone(
+internal sealed record ResolvedBackbone(
     BackboneDescription Description, string FilePath, string Sha256, BackboneLocation How, string Reason);
 
 /// <summary>The default backbone choice.</summary>
 /// <param name="Description">The chosen record.</param>
 /// <param name="Local">The verified local file, or null when it must be downloaded.</param>
 /// <param name="Reason">Why it was chosen, e.g. "mobilenet-v2: first catalog entry found locally, in offline folder /x".</param>
-public sealed record BackboneChoice(BackboneDescription Description, ResolvedBackbone? Local, string Reason);
+internal sealed record BackboneChoice(BackboneDescription Description, ResolvedBackbone? Local, string Reason);
 
 /// <summary>One line of <c>backbones list</c>.</summary>
 /// <param name="Description">The catalog record.</param>
 /// <param name="LocalPath">The file that <see cref="BackboneStore.Resolve"/> would use, or null.</param>
 /// <param name="Location">Cache, Offline or NuGetPackage when found locally, else null.</param>
 /// <param name="SizeMatches">Whether the local file's size equals the record's (true when the record has no size).</param>
-public sealed record BackboneListing(
+internal sealed record BackboneListing(
     BackboneDescription Description, string? LocalPath, BackboneLocation? Location, bool SizeMatches)
 {
     /// <summary>Catalog name.</summary>
@@ -150,7 +150,7 @@ public sealed record BackboneListing(
 }
 
 /// <summary>Outcome of checking one local file.</summary>
-public enum VerifyStatus
+internal enum VerifyStatus
 {
     /// <summary>Size and SHA-256 match the record.</summary>
     Ok,
@@ -170,7 +170,7 @@ public enum VerifyStatus
 /// <param name="ActualSha256">Computed hash, or null when unreadable.</param>
 /// <param name="ActualSize">File size in bytes.</param>
 /// <param name="Message">Human explanation.</param>
-public sealed record VerifyResult(
+internal sealed record VerifyResult(
     BackboneDescription Description, string FilePath, BackboneLocation Location, VerifyStatus Status,
     string? ActualSha256, long ActualSize, string Message)
 {

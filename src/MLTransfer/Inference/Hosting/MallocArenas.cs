@@ -11,7 +11,7 @@ namespace MLTransfer.Inference.Hosting;
 /// runtime form of <c>MALLOC_ARENA_MAX=2</c>; it only affects arenas created after the call, so call it
 /// first thing in the process.
 /// </remarks>
-public static class MallocArenas
+internal static class MallocArenas
 {
     private const int MArenaMax = -8; // M_ARENA_MAX in glibc's malloc.h
 

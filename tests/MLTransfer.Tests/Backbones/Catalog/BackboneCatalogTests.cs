@@ -1,6 +1,7 @@
-using NUnit.Framework;
 using MLTransfer.Backbones;
 using MLTransfer.Backbones.Catalog;
+using MLTransfer.Images;
+using NUnit.Framework;
 
 namespace MLTransfer.Tests.Backbones.Catalog;
 

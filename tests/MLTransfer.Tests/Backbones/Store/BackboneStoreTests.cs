@@ -1,7 +1,6 @@
-using NUnit.Framework;
-using MLTransfer.Backbones;
 using MLTransfer.Backbones.Catalog;
 using MLTransfer.Backbones.Store;
+using NUnit.Framework;
 
 namespace MLTransfer.Tests.Backbones.Store;
 

@@ -1,4 +1,3 @@
-using NUnit.Framework;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;

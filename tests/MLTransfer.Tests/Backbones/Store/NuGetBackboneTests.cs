@@ -1,6 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using MLTransfer.Backbones;
 using MLTransfer.Backbones.Catalog;
 using MLTransfer.Backbones.Onnx;
 using MLTransfer.Backbones.Store;

@@ -1,6 +1,6 @@
-using NUnit.Framework;
 using MLTransfer.Backbones.Catalog;
 using MLTransfer.Backbones.Store;
+using NUnit.Framework;
 
 namespace MLTransfer.Tests.Backbones.Store;
 

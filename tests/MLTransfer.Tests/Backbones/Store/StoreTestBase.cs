@@ -1,9 +1,9 @@
-using NUnit.Framework;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using MLTransfer.Backbones;
 using MLTransfer.Backbones.Catalog;
 using MLTransfer.Backbones.Store;
+using NUnit.Framework;
 
 namespace MLTransfer.Tests.Backbones.Store;
 
@@ -19,7 +19,7 @@ public abstract class StoreTestBase
     protected string CacheDir = null!;
     protected string OfflineDir = null!;
     protected ConcurrentQueue<string> LogLines = null!;
-    protected ConcurrentQueue<DownloadProgress> ProgressReports = null!;
+    private protected ConcurrentQueue<DownloadProgress> ProgressReports = null!;
     private HttpClient? _http;
 
     [SetUp]
@@ -66,7 +66,7 @@ public abstract class StoreTestBase
         Source = "generated test bytes",
     };
 
-    protected BackboneStoreOptions Options(IReadOnlyList<string>? offline = null, int retries = 0, double timeoutSeconds = 5) => new()
+    private protected BackboneStoreOptions Options(IReadOnlyList<string>? offline = null, int retries = 0, double timeoutSeconds = 5) => new()
     {
         CacheDir = CacheDir,
         OfflineDirs = offline ?? [],
@@ -81,7 +81,7 @@ public abstract class StoreTestBase
         NuGetGlobalPackagesFolder = Path.Combine(Root, "nuget-packages"),
     };
 
-    protected static BackboneStore Store(BackboneStoreOptions options, params BackboneDescription[] records) =>
+    private protected static BackboneStore Store(BackboneStoreOptions options, params BackboneDescription[] records) =>
         new(new BackboneCatalog(records), options);
 
     protected string[] CacheFiles() =>

@@ -2,14 +2,16 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using MLTransfer.Backbones;
+using MLTransfer.Heads;
+using MLTransfer.Images;
 
-namespace MLTransfer.Training;
+namespace MLTransfer.Export;
 
 /// <summary>
 /// Builds the standard ML.NET chain that a saved model runs: image → resize → pixels → backbone (ONNX) →
 /// head. Only stock ML.NET transforms are used, so any app with the ML.NET packages can load the zip.
 /// </summary>
-public static class ModelPipeline
+internal static class ModelPipeline
 {
     /// <summary>Name of the model's input column: an <see cref="MLImage"/>.</summary>
     public const string ImageColumn = "Image";

@@ -1,9 +1,8 @@
 using MLTransfer.Data;
+using MLTransfer.Evaluation;
 using MLTransfer.Images;
-using MLTransfer.Inference;
-using MLTransfer.Reporting;
 
-namespace MLTransfer.Evaluation;
+namespace MLTransfer.Inference;
 
 /// <summary>Scores a saved model on a labelled image folder or manifest, through the same path apps use.</summary>
 public static class ModelEvaluator

@@ -1,8 +1,8 @@
 using System.Numerics.Tensors;
-using MLTransfer.Training.Heads;
+using MLTransfer.Heads;
 using NUnit.Framework;
 
-namespace MLTransfer.Tests.Training.Heads;
+namespace MLTransfer.Tests.Heads;
 
 /// <summary>Every head-training option changes the outcome, and a seed fixes it.</summary>
 public class NeuralHeadTrainerTests

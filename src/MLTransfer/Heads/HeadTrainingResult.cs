@@ -1,4 +1,4 @@
-namespace MLTransfer.Training.Heads;
+namespace MLTransfer.Heads;
 
 /// <summary>A fitted head and how its training went.</summary>
 /// <param name="Network">The weights kept: those of <see cref="BestEpoch"/>.</param>
@@ -6,4 +6,4 @@ namespace MLTransfer.Training.Heads;
 /// <param name="BestEpoch">The epoch whose weights were kept (the last one without early stopping).</param>
 /// <param name="StoppedEarly">True when early stopping ended training before the last epoch.</param>
 /// <param name="L2Regularization">The L2 weight used.</param>
-public sealed record HeadTrainingResult(HeadNetwork Network, IReadOnlyList<EpochMetrics> History, int BestEpoch, bool StoppedEarly, float L2Regularization);
+internal sealed record HeadTrainingResult(HeadNetwork Network, IReadOnlyList<EpochMetrics> History, int BestEpoch, bool StoppedEarly, float L2Regularization);

@@ -1,7 +1,7 @@
-using MLTransfer.Training.Heads;
+using MLTransfer.Heads;
 using NUnit.Framework;
 
-namespace MLTransfer.Tests.Training.Heads;
+namespace MLTransfer.Tests.Heads;
 
 /// <summary>The analytic gradient of the head's loss against central finite differences (in double-checked float).</summary>
 public class GradientCheckTests

@@ -1,4 +1,4 @@
-namespace MLTransfer.Training.Heads;
+namespace MLTransfer.Heads;
 
 /// <summary>The validation figure early stopping watches.</summary>
 public enum EarlyStoppingMetric

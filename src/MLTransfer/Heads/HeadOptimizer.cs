@@ -1,4 +1,4 @@
-namespace MLTransfer.Training.Heads;
+namespace MLTransfer.Heads;
 
 /// <summary>The update rule of the trained head.</summary>
 public enum HeadOptimizer

@@ -1,4 +1,4 @@
-namespace MLTransfer.Reporting;
+namespace MLTransfer.Evaluation;
 
 /// <summary>What the model said about one held-out image.</summary>
 /// <param name="Path">The image file.</param>

@@ -1,17 +1,16 @@
 using System.Text.Json;
 using MLTransfer.Backbones;
 using MLTransfer.Backbones.Onnx;
-using MLTransfer.Training.Heads;
 
-namespace MLTransfer.Export;
+namespace MLTransfer.Heads;
 
 /// <summary>
 /// Expresses a classification head as a small ONNX graph:
 /// <c>LpNormalization → Gemm [→ Relu → Gemm]… → Softmax</c>, plus the arg-max class index.
 /// ML.NET runs it with the stock <c>ApplyOnnxModel</c>, so a saved model needs no custom transform
-/// registration, and <see cref="FusedOnnxExporter"/> appends the same nodes to the backbone graph.
+/// registration, and <see cref="Export.FusedOnnxExporter"/> appends the same nodes to the backbone graph.
 /// </summary>
-public static class OnnxHeadExporter
+internal static class OnnxHeadExporter
 {
     /// <summary>The head's input: the backbone's feature output, float <c>[N, F]</c>.</summary>
     public const string InputName = PreparedBackbone.OutputName;

@@ -1,4 +1,4 @@
-namespace MLTransfer.Training.Heads;
+namespace MLTransfer.Heads;
 
 /// <summary>Figures of one training epoch, passed to <c>MetricsCallback</c> and kept in the training history.</summary>
 /// <param name="Epoch">1-based epoch number.</param>

@@ -1,14 +1,14 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace MLTransfer.Training;
+namespace MLTransfer.Heads;
 
 /// <summary>
 /// Fits the classification head on feature vectors with a standard ML.NET multiclass trainer, and scores
 /// feature vectors with a fitted head. The head reads a <c>Features</c> column and writes
 /// <c>Score</c> (one probability per class, in class-name order) and <c>PredictedLabel</c> (the class name).
 /// </summary>
-public static class HeadTrainer
+internal static class HeadTrainer
 {
     /// <summary>
     /// Default L2 weight of the head. Chosen on the validation split of the flowers set (three seeds),

@@ -1,13 +1,13 @@
 using System.Numerics.Tensors;
 
-namespace MLTransfer.Training.Heads;
+namespace MLTransfer.Heads;
 
 /// <summary>
 /// Trains a softmax or MLP head on cached features with mini-batch SGD-with-momentum or Adam. The training
 /// set is reshuffled every epoch; everything random comes from one seeded generator and the arithmetic
 /// is single-threaded, so a seed fixes the result exactly.
 /// </summary>
-public static class NeuralHeadTrainer
+internal static class NeuralHeadTrainer
 {
     /// <summary>Fits a head.</summary>
     /// <param name="train">Training examples.</param>

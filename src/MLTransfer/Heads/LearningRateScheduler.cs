@@ -1,4 +1,4 @@
-namespace MLTransfer.Training.Heads;
+namespace MLTransfer.Heads;
 
 /// <summary>
 /// Shapes the learning rate over training. Every scheduler scales the base

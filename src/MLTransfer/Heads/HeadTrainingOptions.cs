@@ -1,7 +1,7 @@
-namespace MLTransfer.Training.Heads;
+namespace MLTransfer.Heads;
 
 /// <summary>How <see cref="NeuralHeadTrainer"/> fits a head on cached features.</summary>
-public sealed record HeadTrainingOptions
+internal sealed record HeadTrainingOptions
 {
     /// <summary>Hidden layer widths; empty (the default) is a linear softmax head, e.g. <c>[256]</c> is a one-hidden-layer MLP.</summary>
     public IReadOnlyList<int> HiddenLayers { get; init; } = [];

@@ -1,4 +1,4 @@
-namespace MLTransfer.Training;
+namespace MLTransfer.Heads;
 
 /// <summary>The trainer fitted on backbone features: the only part of the model that learns.</summary>
 public enum HeadKind

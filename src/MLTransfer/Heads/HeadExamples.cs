@@ -1,9 +1,9 @@
-namespace MLTransfer.Training.Heads;
+namespace MLTransfer.Heads;
 
 /// <summary>Feature vectors with their class indices, the input of <see cref="NeuralHeadTrainer"/>.</summary>
 /// <param name="Features">Raw backbone features, one vector per example, all of one width.</param>
 /// <param name="Labels">Class index per example, 0-based.</param>
-public sealed record HeadExamples(IReadOnlyList<float[]> Features, IReadOnlyList<int> Labels)
+internal sealed record HeadExamples(IReadOnlyList<float[]> Features, IReadOnlyList<int> Labels)
 {
     /// <summary>Number of examples.</summary>
     public int Count => Features.Count;

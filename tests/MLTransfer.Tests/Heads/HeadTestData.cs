@@ -1,6 +1,6 @@
-using MLTransfer.Training.Heads;
+using MLTransfer.Heads;
 
-namespace MLTransfer.Tests.Training.Heads;
+namespace MLTransfer.Tests.Heads;
 
 /// <summary>Small synthetic feature sets: Gaussian blobs around random class centres.</summary>
 internal static class HeadTestData

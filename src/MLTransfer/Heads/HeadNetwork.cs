@@ -1,13 +1,13 @@
 using System.Numerics.Tensors;
 
-namespace MLTransfer.Training.Heads;
+namespace MLTransfer.Heads;
 
 /// <summary>
 /// The trained head: features are scaled to length <see cref="InputScale"/> (L2 normalisation, so the
 /// backbone's activation scale does not matter), then dense layers with ReLU between them, then softmax.
 /// With no hidden layer it is multinomial logistic regression; with hidden layers, an MLP.
 /// </summary>
-public sealed class HeadNetwork
+internal sealed class HeadNetwork
 {
     internal HeadNetwork(IReadOnlyList<DenseLayer> layers, float inputScale)
     {
