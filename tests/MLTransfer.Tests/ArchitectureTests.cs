@@ -14,12 +14,16 @@ public partial class ArchitectureTests
     /// <summary>Bottom to top; a folder may use only folders of a lower rank (the root namespace is below all).</summary>
     private static readonly Dictionary<string, int> Rank = new(StringComparer.Ordinal)
     {
-        ["Images"] = 1, ["Data"] = 1,
+        ["Images"] = 1,
+        ["Data"] = 1,
         ["Backbones"] = 2,
-        ["Features"] = 3, ["Heads"] = 3, ["Evaluation"] = 3,
+        ["Features"] = 3,
+        ["Heads"] = 3,
+        ["Evaluation"] = 3,
         ["Export"] = 4,
         ["Training"] = 5,
-        ["FineTuning"] = 6, ["Inference"] = 6,
+        ["FineTuning"] = 6,
+        ["Inference"] = 6,
         ["Reporting"] = 7,
     };
 

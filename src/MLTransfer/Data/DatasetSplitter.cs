@@ -132,7 +132,9 @@ internal static class DatasetSplitter
         var assignment = new Dictionary<string, DatasetSplit>();
         var counts = dataset.ClassNames.ToDictionary(c => c, _ => new Dictionary<DatasetSplit, int>
         {
-            [DatasetSplit.Train] = 0, [DatasetSplit.Validation] = 0, [DatasetSplit.Test] = 0,
+            [DatasetSplit.Train] = 0,
+            [DatasetSplit.Validation] = 0,
+            [DatasetSplit.Test] = 0,
         });
         var sizes = dataset.Images.GroupBy(i => i.Label).ToDictionary(g => g.Key, g => g.Count());
 

@@ -115,29 +115,29 @@ internal sealed class ConvLayer : Layer
         var p = x.N * ho * wo;
         var col = new float[K * p];
         for (var ci = 0; ci < CinG; ci++)
-        for (var ky = 0; ky < _kh; ky++)
-        for (var kx = 0; kx < _kw; kx++)
-        {
-            var r = (ci * _kh + ky) * _kw + kx;
-            var channel = g * CinG + ci;
-            for (var n = 0; n < x.N; n++)
-            {
-                var src = (channel * x.N + n) * x.Plane;
-                var dst = r * p + n * ho * wo;
-                for (var oy = 0; oy < ho; oy++)
+            for (var ky = 0; ky < _kh; ky++)
+                for (var kx = 0; kx < _kw; kx++)
                 {
-                    var iy = oy * _sh - _padT + ky * _dh;
-                    if (iy < 0 || iy >= x.H)
-                        continue; // col is zero-initialised: padding contributes nothing
-                    for (var ox = 0; ox < wo; ox++)
+                    var r = (ci * _kh + ky) * _kw + kx;
+                    var channel = g * CinG + ci;
+                    for (var n = 0; n < x.N; n++)
                     {
-                        var ix = ox * _sw - _padL + kx * _dw;
-                        if (ix >= 0 && ix < x.W)
-                            col[dst + oy * wo + ox] = x.Data[src + iy * x.W + ix];
+                        var src = (channel * x.N + n) * x.Plane;
+                        var dst = r * p + n * ho * wo;
+                        for (var oy = 0; oy < ho; oy++)
+                        {
+                            var iy = oy * _sh - _padT + ky * _dh;
+                            if (iy < 0 || iy >= x.H)
+                                continue; // col is zero-initialised: padding contributes nothing
+                            for (var ox = 0; ox < wo; ox++)
+                            {
+                                var ix = ox * _sw - _padL + kx * _dw;
+                                if (ix >= 0 && ix < x.W)
+                                    col[dst + oy * wo + ox] = x.Data[src + iy * x.W + ix];
+                            }
+                        }
                     }
                 }
-            }
-        }
         return (col, 0);
     }
 
@@ -145,28 +145,28 @@ internal sealed class ConvLayer : Layer
     {
         var p = dx.N * ho * wo;
         for (var ci = 0; ci < CinG; ci++)
-        for (var ky = 0; ky < _kh; ky++)
-        for (var kx = 0; kx < _kw; kx++)
-        {
-            var r = (ci * _kh + ky) * _kw + kx;
-            var channel = g * CinG + ci;
-            for (var n = 0; n < dx.N; n++)
-            {
-                var dst = (channel * dx.N + n) * dx.Plane;
-                var src = r * p + n * ho * wo;
-                for (var oy = 0; oy < ho; oy++)
+            for (var ky = 0; ky < _kh; ky++)
+                for (var kx = 0; kx < _kw; kx++)
                 {
-                    var iy = oy * _sh - _padT + ky * _dh;
-                    if (iy < 0 || iy >= dx.H)
-                        continue;
-                    for (var ox = 0; ox < wo; ox++)
+                    var r = (ci * _kh + ky) * _kw + kx;
+                    var channel = g * CinG + ci;
+                    for (var n = 0; n < dx.N; n++)
                     {
-                        var ix = ox * _sw - _padL + kx * _dw;
-                        if (ix >= 0 && ix < dx.W)
-                            dx.Data[dst + iy * dx.W + ix] += dcol[src + oy * wo + ox];
+                        var dst = (channel * dx.N + n) * dx.Plane;
+                        var src = r * p + n * ho * wo;
+                        for (var oy = 0; oy < ho; oy++)
+                        {
+                            var iy = oy * _sh - _padT + ky * _dh;
+                            if (iy < 0 || iy >= dx.H)
+                                continue;
+                            for (var ox = 0; ox < wo; ox++)
+                            {
+                                var ix = ox * _sw - _padL + kx * _dw;
+                                if (ix >= 0 && ix < dx.W)
+                                    dx.Data[dst + iy * dx.W + ix] += dcol[src + oy * wo + ox];
+                            }
+                        }
                     }
                 }
-            }
-        }
     }
 }

@@ -331,19 +331,19 @@ internal static class ImageDecoder
         switch (mode)
         {
             case ResizeMode.IsoCrop:
-            {
-                var scale = Math.Max(width / sw, height / sh);
-                var (cw, ch) = (width / scale, height / scale);
-                src = SKRect.Create(region.Left + (sw - cw) / 2, region.Top + (sh - ch) / 2, cw, ch);
-                break;
-            }
+                {
+                    var scale = Math.Max(width / sw, height / sh);
+                    var (cw, ch) = (width / scale, height / scale);
+                    src = SKRect.Create(region.Left + (sw - cw) / 2, region.Top + (sh - ch) / 2, cw, ch);
+                    break;
+                }
             case ResizeMode.IsoPad:
-            {
-                var scale = Math.Min(width / sw, height / sh);
-                var (dw, dh) = (sw * scale, sh * scale);
-                dst = SKRect.Create((width - dw) / 2, (height - dh) / 2, dw, dh);
-                break;
-            }
+                {
+                    var scale = Math.Min(width / sw, height / sh);
+                    var (dw, dh) = (sw * scale, sh * scale);
+                    dst = SKRect.Create((width - dw) / 2, (height - dh) / 2, dw, dh);
+                    break;
+                }
         }
         var info = new SKImageInfo(width, height, SKColorType.Bgra8888, SKAlphaType.Premul);
         using var target = new SKBitmap(info);

@@ -224,32 +224,32 @@ internal static class PngRowReducer
             switch (header.ColorType)
             {
                 case 0:
-                {
-                    var v = Sample(row, x, depth);
-                    r = g = b = To8(v, depth);
-                    if (key is { Length: >= 2 } && v == BinaryPrimitives.ReadUInt16BigEndian(key))
-                        a = 0;
-                    break;
-                }
+                    {
+                        var v = Sample(row, x, depth);
+                        r = g = b = To8(v, depth);
+                        if (key is { Length: >= 2 } && v == BinaryPrimitives.ReadUInt16BigEndian(key))
+                            a = 0;
+                        break;
+                    }
                 case 2:
-                {
-                    int vr = Sample(row, 3 * x, depth), vg = Sample(row, 3 * x + 1, depth), vb = Sample(row, 3 * x + 2, depth);
-                    (r, g, b) = (To8(vr, depth), To8(vg, depth), To8(vb, depth));
-                    if (key is { Length: >= 6 } && vr == BinaryPrimitives.ReadUInt16BigEndian(key) && vg == BinaryPrimitives.ReadUInt16BigEndian(key.AsSpan(2))
-                        && vb == BinaryPrimitives.ReadUInt16BigEndian(key.AsSpan(4)))
-                        a = 0;
-                    break;
-                }
+                    {
+                        int vr = Sample(row, 3 * x, depth), vg = Sample(row, 3 * x + 1, depth), vb = Sample(row, 3 * x + 2, depth);
+                        (r, g, b) = (To8(vr, depth), To8(vg, depth), To8(vb, depth));
+                        if (key is { Length: >= 6 } && vr == BinaryPrimitives.ReadUInt16BigEndian(key) && vg == BinaryPrimitives.ReadUInt16BigEndian(key.AsSpan(2))
+                            && vb == BinaryPrimitives.ReadUInt16BigEndian(key.AsSpan(4)))
+                            a = 0;
+                        break;
+                    }
                 case 3:
-                {
-                    var index = Sample(row, x, depth);
-                    var palette = header.Palette!;
-                    // An index past the palette is an error in the file; libpng shows it as black, so do we.
-                    (r, g, b) = 3 * index + 2 < palette.Length ? (palette[3 * index], palette[3 * index + 1], palette[3 * index + 2]) : ((byte)0, (byte)0, (byte)0);
-                    if (key is not null && index < key.Length)
-                        a = key[index];
-                    break;
-                }
+                    {
+                        var index = Sample(row, x, depth);
+                        var palette = header.Palette!;
+                        // An index past the palette is an error in the file; libpng shows it as black, so do we.
+                        (r, g, b) = 3 * index + 2 < palette.Length ? (palette[3 * index], palette[3 * index + 1], palette[3 * index + 2]) : ((byte)0, (byte)0, (byte)0);
+                        if (key is not null && index < key.Length)
+                            a = key[index];
+                        break;
+                    }
                 case 4:
                     r = g = b = To8(Sample(row, 2 * x, depth), depth);
                     a = To8(Sample(row, 2 * x + 1, depth), depth);

@@ -63,24 +63,24 @@ internal static class RunSummary
     /// <summary>Metadata saved with a model.</summary>
     public static ModelMetadata Metadata(IReadOnlyList<string> classes, PreparedBackbone backbone, ResolvedBackbone resolved, string reason, string head,
         int seed, string dataPath, IReadOnlyList<ClassSplitCounts> counts, int skipped, ClassificationMetrics? validation, ClassificationMetrics? test) => new()
-    {
-        ClassNames = classes,
-        Backbone = backbone.Description,
-        BackboneSha256 = resolved.Sha256,
-        BackboneReason = reason,
-        FeatureSize = backbone.FeatureSize,
-        Head = head,
-        Seed = seed,
-        DataSource = Path.GetFullPath(dataPath),
-        DatasetCounts = new Dictionary<string, IReadOnlyDictionary<string, int>>
         {
-            ["train"] = counts.ToDictionary(c => c.Label, c => c.Train),
-            ["validation"] = counts.ToDictionary(c => c.Label, c => c.Validation),
-            ["test"] = counts.ToDictionary(c => c.Label, c => c.Test),
-        },
-        SkippedFiles = skipped,
-        Metrics = Headline(validation, test),
-    };
+            ClassNames = classes,
+            Backbone = backbone.Description,
+            BackboneSha256 = resolved.Sha256,
+            BackboneReason = reason,
+            FeatureSize = backbone.FeatureSize,
+            Head = head,
+            Seed = seed,
+            DataSource = Path.GetFullPath(dataPath),
+            DatasetCounts = new Dictionary<string, IReadOnlyDictionary<string, int>>
+            {
+                ["train"] = counts.ToDictionary(c => c.Label, c => c.Train),
+                ["validation"] = counts.ToDictionary(c => c.Label, c => c.Validation),
+                ["test"] = counts.ToDictionary(c => c.Label, c => c.Test),
+            },
+            SkippedFiles = skipped,
+            Metrics = Headline(validation, test),
+        };
 
     private static Dictionary<string, IReadOnlyDictionary<string, double>> Headline(ClassificationMetrics? validation, ClassificationMetrics? test)
     {

@@ -70,7 +70,11 @@ internal sealed class TrainingRun
             log($"warning: {warning}");
         return new TrainingRun(dataPath, options, cancellation)
         {
-            Dataset = dataset, Split = split, Resolved = resolved, Prepared = prepared, Hashes = hashes,
+            Dataset = dataset,
+            Split = split,
+            Resolved = resolved,
+            Prepared = prepared,
+            Hashes = hashes,
         };
     }
 

@@ -66,7 +66,8 @@ public class ModelZipFuzzTests
                     }
                     File.WriteAllBytes(path, bytes);
                     return path;
-                }));
+                }
+                ));
             }
         }
         void Truncations(string zip, int count, string label)
@@ -79,7 +80,8 @@ public class ModelZipFuzzTests
                     var bytes = File.ReadAllBytes(zip);
                     File.WriteAllBytes(path, bytes[..(int)(fraction * bytes.Length)]);
                     return path;
-                }));
+                }
+                ));
             }
         }
         void MetadataMutations(string zip, int count, string label)
@@ -94,7 +96,8 @@ public class ModelZipFuzzTests
                     File.Copy(zip, path, overwrite: true);
                     BrokenModelZips.EditMetadata(path, m => Mutate(m, leaf, value));
                     return path;
-                }));
+                }
+                ));
             }
         }
 

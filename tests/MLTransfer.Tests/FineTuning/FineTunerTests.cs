@@ -98,12 +98,12 @@ public class FineTunerTests
     {
         var data = new TempDataset();
         foreach (var split in new[] { "train", "val" })
-        foreach (var label in new[] { "ants", "bees" })
-        {
-            var files = Directory.GetFiles(Path.Combine(TempDataset.SharedDatasets, "hymenoptera", split, label)).Order(StringComparer.Ordinal).Take(split == "train" ? perClass : 6);
-            foreach (var f in files)
-                data.CopyShared(Path.GetRelativePath(TempDataset.SharedDatasets, f), $"{split}/{label}/{Path.GetFileName(f)}");
-        }
+            foreach (var label in new[] { "ants", "bees" })
+            {
+                var files = Directory.GetFiles(Path.Combine(TempDataset.SharedDatasets, "hymenoptera", split, label)).Order(StringComparer.Ordinal).Take(split == "train" ? perClass : 6);
+                foreach (var f in files)
+                    data.CopyShared(Path.GetRelativePath(TempDataset.SharedDatasets, f), $"{split}/{label}/{Path.GetFileName(f)}");
+            }
         return data;
     }
 
@@ -163,8 +163,13 @@ public class FineTunerTests
         var transfer = Transfer() with { Log = lines.Add };
         using var result = FineTuner.Run(data.Root, new FineTuningOptions
         {
-            Transfer = transfer, MaxEpochs = 2, Patience = 2, Unfreeze = 1, HeadWarmupSteps = 50,
-            LearningRate = 0.5f, BackboneLearningRateFactor = 1f,
+            Transfer = transfer,
+            MaxEpochs = 2,
+            Patience = 2,
+            Unfreeze = 1,
+            HeadWarmupSteps = 50,
+            LearningRate = 0.5f,
+            BackboneLearningRateFactor = 1f,
         });
         var r = result.Report;
         Assert.That(r.Epochs.Skip(1).All(e => e.SelectionLoss > r.Epochs[0].SelectionLoss), Is.True, "the wrecked epochs score worse");
@@ -215,7 +220,9 @@ public class FineTunerTests
                 Cache = new() { WorkspacePath = _workspace },
                 Seed = 2,
             },
-            Unfreeze = 3, MaxEpochs = 1, HeadWarmupSteps = 50,
+            Unfreeze = 3,
+            MaxEpochs = 1,
+            HeadWarmupSteps = 50,
         };
         using var result = FineTuner.Run(Samples, options);
         Assert.That(result.Report.Cut.CutTensor, Is.EqualTo(OnnxFixtures.InputName));

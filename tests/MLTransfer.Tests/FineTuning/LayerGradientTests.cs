@@ -66,22 +66,22 @@ public class LayerGradientTests
         var y = layer.Forward([x]);
         var w = layer.Weight.Value;
         for (var n = 0; n < 2; n++)
-        for (var o = 0; o < 4; o++)
-        for (var oy = 0; oy < y.H; oy++)
-        for (var ox = 0; ox < y.W; ox++)
-        {
-            double sum = layer.Bias!.Value[o];
-            var g = o / 2;
-            for (var ci = 0; ci < 2; ci++)
-            for (var ky = 0; ky < 3; ky++)
-            for (var kx = 0; kx < 3; kx++)
-            {
-                int iy = oy * 2 - 1 + ky, ix = ox - 0 + kx;
-                if (iy < 0 || iy >= 5 || ix < 0 || ix >= 5) continue;
-                sum += w[((o * 2 + ci) * 3 + ky) * 3 + kx] * x.Data[((g * 2 + ci) * 2 + n) * 25 + iy * 5 + ix];
-            }
-            Assert.That(y.Data[(o * 2 + n) * y.Plane + oy * y.W + ox], Is.EqualTo(sum).Within(1e-5));
-        }
+            for (var o = 0; o < 4; o++)
+                for (var oy = 0; oy < y.H; oy++)
+                    for (var ox = 0; ox < y.W; ox++)
+                    {
+                        double sum = layer.Bias!.Value[o];
+                        var g = o / 2;
+                        for (var ci = 0; ci < 2; ci++)
+                            for (var ky = 0; ky < 3; ky++)
+                                for (var kx = 0; kx < 3; kx++)
+                                {
+                                    int iy = oy * 2 - 1 + ky, ix = ox - 0 + kx;
+                                    if (iy < 0 || iy >= 5 || ix < 0 || ix >= 5) continue;
+                                    sum += w[((o * 2 + ci) * 3 + ky) * 3 + kx] * x.Data[((g * 2 + ci) * 2 + n) * 25 + iy * 5 + ix];
+                                }
+                        Assert.That(y.Data[(o * 2 + n) * y.Plane + oy * y.W + ox], Is.EqualTo(sum).Within(1e-5));
+                    }
     }
 
     [Test]

@@ -17,7 +17,10 @@ public class OnnxBlockTests
 {
     private static readonly BackboneDescription TinyDescription = new()
     {
-        Name = "tiny-resnet", FileName = "tiny.onnx", InputWidth = 32, InputHeight = 32,
+        Name = "tiny-resnet",
+        FileName = "tiny.onnx",
+        InputWidth = 32,
+        InputHeight = 32,
     };
 
     private static PreparedBackbone Tiny() => BackboneGraph.Prepare(OnnxFixtures.Bytes(OnnxFixtures.TinyResNet()), TinyDescription);

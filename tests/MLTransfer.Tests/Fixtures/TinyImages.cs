@@ -52,7 +52,10 @@ internal static class TinyImages
     /// <summary>The description of the tiny backbone <see cref="WriteBackbone"/> writes.</summary>
     public static readonly BackboneDescription BackboneDescription = new()
     {
-        Name = "tiny-resnet", FileName = "tiny_resnet.onnx", InputWidth = 32, InputHeight = 32,
+        Name = "tiny-resnet",
+        FileName = "tiny_resnet.onnx",
+        InputWidth = 32,
+        InputHeight = 32,
     };
 
     /// <summary>Writes a tiny ResNet-style ONNX classifier (8-d features, 32×32 input) into <paramref name="folder"/>.</summary>

@@ -27,9 +27,18 @@ internal static class OnnxOpsetUpgrade
     // Operators whose 'axes' attribute became an input, and the opset where it happened.
     private static readonly Dictionary<string, int> AxesBecameInput = new()
     {
-        ["Squeeze"] = 13, ["Unsqueeze"] = 13, ["ReduceSum"] = 13,
-        ["ReduceMean"] = 18, ["ReduceMax"] = 18, ["ReduceMin"] = 18, ["ReduceProd"] = 18, ["ReduceL1"] = 18,
-        ["ReduceL2"] = 18, ["ReduceLogSum"] = 18, ["ReduceLogSumExp"] = 18, ["ReduceSumSquare"] = 18,
+        ["Squeeze"] = 13,
+        ["Unsqueeze"] = 13,
+        ["ReduceSum"] = 13,
+        ["ReduceMean"] = 18,
+        ["ReduceMax"] = 18,
+        ["ReduceMin"] = 18,
+        ["ReduceProd"] = 18,
+        ["ReduceL1"] = 18,
+        ["ReduceL2"] = 18,
+        ["ReduceLogSum"] = 18,
+        ["ReduceLogSumExp"] = 18,
+        ["ReduceSumSquare"] = 18,
     };
 
     /// <summary>Rewrites the default-domain nodes of <paramref name="graph"/> from opset <paramref name="from"/> to <paramref name="to"/>.</summary>
