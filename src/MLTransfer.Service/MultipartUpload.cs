@@ -85,8 +85,11 @@ internal static class MultipartUpload
     private static Refusal Malformed(string reason) => new(400, "Malformed multipart/form-data",
         reason + " Let the HTTP client build the form (curl -F, FormData in a browser, MultipartFormDataContent) rather than writing it or its Content-Type by hand.");
 
-    /// <summary>The part's bytes, or null when it is longer than <paramref name="limit"/> (the rest is skipped).</summary>
-    private static async Task<byte[]?> ReadCapped(Stream stream, long limit, CancellationToken cancel)
+    /// <summary>
+    /// A body or part of unknown length, or null when it is longer than <paramref name="limit"/> (the rest is
+    /// read and dropped, so the connection stays usable).
+    /// </summary>
+    public static async Task<byte[]?> ReadCapped(Stream stream, long limit, CancellationToken cancel)
     {
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
@@ -104,7 +107,7 @@ internal static class MultipartUpload
     }
 
     /// <summary>Fails reading past <paramref name="limit"/> bytes (a chunked body has no length to check up front).</summary>
-    private sealed class CappedStream(Stream inner, long limit) : Stream
+    private sealed class CappedStream(Stream inner, long limit) : ReadOnlyStream
     {
         private long _read;
 
@@ -120,14 +123,5 @@ internal static class MultipartUpload
             ReadAsync(buffer.AsMemory(offset, count), cancel).AsTask();
 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("synchronous reads block a request thread");
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

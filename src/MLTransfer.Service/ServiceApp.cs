@@ -19,7 +19,6 @@ public static class ServiceApp
     /// <exception cref="MLTransferException">No model given, a malformed option, or a model that does not load.</exception>
     public static WebApplication Build(string[] args)
     {
-        MallocArenas.Limit();
         var builder = WebApplication.CreateBuilder(args);
         var options = ServiceOptions.From(builder.Configuration);
         // One log line per request would cost more than a prediction's bookkeeping; errors still show.
@@ -94,7 +93,7 @@ public static class ServiceApp
         {
             try
             {
-                if (await ReadCapped(http.Request.Body, options.MaxImageBytes, http.RequestAborted) is not { } body)
+                if (await MultipartUpload.ReadCapped(http.Request.Body, options.MaxImageBytes, http.RequestAborted) is not { } body)
                     return TooLarge(options.MaxImageBytes);
                 image = body;
             }
@@ -218,25 +217,6 @@ public static class ServiceApp
     }
 
     private static long DrainLimit(long limit) => limit * 2;
-
-    /// <summary>Reads a body of unknown length; null when it is longer than <paramref name="limit"/> (the rest is drained, up to the server's cap).</summary>
-    private static async Task<byte[]?> ReadCapped(Stream stream, long limit, CancellationToken cancel)
-    {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int n;
-        while ((n = await stream.ReadAsync(chunk, cancel)) > 0)
-        {
-            if (buffer.Length + n > limit)
-            {
-                await stream.CopyToAsync(Stream.Null, cancel);
-                return null;
-            }
-            buffer.Write(chunk, 0, n);
-        }
-        return buffer.ToArray();
-    }
-
 
     private static bool IsMultipart(HttpRequest request) =>
         request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true;

@@ -6,8 +6,8 @@ namespace MLTransfer;
 
 /// <summary>
 /// Temporary files of this process, named after it so that a later run can tell which ones a killed
-/// process left behind and delete them. ML.NET writes a temporary copy of every ONNX graph it runs (14 MB
-/// for MobileNetV2, 100 MB for ResNet-50); a kill -9 leaves those, and atomic saves leave their half-written
+/// process left behind and delete them. ML.NET writes a temporary copy of every ONNX graph it runs (the
+/// size of the backbone); a kill -9 leaves those, and atomic saves leave their half-written
 /// temporary zip, forever unless someone owns the cleanup.
 /// </summary>
 internal static class ProcessTemp

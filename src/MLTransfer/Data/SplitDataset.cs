@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 
 namespace MLTransfer.Data;
 
@@ -85,26 +84,4 @@ internal sealed record SplitDataset
 
     /// <summary>The set to report final scores on: <see cref="Test"/>, or <see cref="Validation"/> when there is no test set.</summary>
     public IReadOnlyList<LabeledImage> HeldOut => Test.Count > 0 ? Test : Validation;
-
-    /// <summary>A small fixed-width table of per-class counts per split, for the console.</summary>
-    public string FormatCounts()
-    {
-        var rows = new List<string[]> { new[] { "class", "train", "val", "test", "total" } };
-        rows.AddRange(Counts.Select(c => new[] { c.Label, N(c.Train), N(c.Validation), N(c.Test), N(c.Total) }));
-        rows.Add(["total", N(Train.Count), N(Validation.Count), N(Test.Count), N(Train.Count + Validation.Count + Test.Count)]);
-        var widths = Enumerable.Range(0, 5).Select(i => rows.Max(r => r[i].Length)).ToArray();
-
-        var text = new StringBuilder();
-        foreach (var row in rows)
-        {
-            text.Append(row[0].PadRight(widths[0]));
-            for (var i = 1; i < row.Length; i++) text.Append("  ").Append(row[i].PadLeft(widths[i]));
-            text.AppendLine();
-        }
-        if (ValidationDoublesAsTest)
-            text.AppendLine("No test set: the validation set is also the held-out set, so its scores are optimistic.");
-        return text.ToString();
-
-        static string N(int n) => n.ToString(CultureInfo.InvariantCulture);
-    }
 }

@@ -16,7 +16,7 @@ internal sealed class BackboneSession : IDisposable
     /// <param name="intraOpThreads">Threads for one operator; 0 means one per core.</param>
     /// <param name="allowSpinning">
     /// Let ONNX Runtime's worker threads spin between operators (its default). Off for extraction, where the
-    /// decoder threads need the cores; on, a single batch-1 call is about 20% faster on an idle machine.
+    /// decoder threads need the cores; on, a single call returns sooner on an idle machine.
     /// </param>
     public BackboneSession(PreparedBackbone backbone, int intraOpThreads = 0, bool allowSpinning = false)
     {

@@ -8,18 +8,13 @@ public sealed record FeatureExtractionOptions
     /// <summary>Largest <see cref="BatchSize"/> accepted: beyond it the input tensor alone outgrows memory.</summary>
     public const int MaxBatchSize = 1024;
 
-    /// <summary>
-    /// Images per ONNX Runtime call. Small batches keep the activations in cache: on 2 cores MobileNetV2 ran
-    /// 408 images/s at batch 8 against 336 at batch 32, and batch 32 grew ONNX Runtime's arena to ~800 MB.
-    /// </summary>
+    /// <summary>Images per ONNX Runtime call; small batches keep the activations in CPU cache (docs/design-notes.md).</summary>
     public int BatchSize { get; init; } = 8;
     /// <summary>Parallel image decoders; 0 means one per core.</summary>
     public int DecodeThreads { get; init; }
     /// <summary>
     /// Nice value (0–19, Linux) of the decoder threads, so they yield the cores to ONNX Runtime while a batch
-    /// runs and decode in the gaps; 0 leaves them at normal priority. 5 gives ONNX Runtime about three times
-    /// the decoders' share when both want a core, without starving the decoders (measured on 2 cores:
-    /// best-of-4 cold extraction 67 → 104 images/s under heavy load).
+    /// runs and decode in the gaps; 0 leaves them at normal priority (docs/design-notes.md).
     /// </summary>
     public int DecoderNiceness { get; init; } = 5;
     /// <summary>ONNX Runtime intra-op threads; 0 means one per core.</summary>

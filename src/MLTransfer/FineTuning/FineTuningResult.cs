@@ -11,16 +11,12 @@ namespace MLTransfer.FineTuning;
 /// </summary>
 public sealed class FineTuningResult : IDisposable
 {
-    private readonly BackboneCut _cut;
-    private readonly Microsoft.ML.ITransformer _head;
+    private readonly (BackboneCut Cut, Microsoft.ML.ITransformer Head) _scoring;
 
     internal FineTuningResult(TrainedModel model, FineTuningReport report, PreparedBackbone backbone, BackboneCut cut, Microsoft.ML.ITransformer head)
     {
-        Model = model;
-        Report = report;
-        Backbone = backbone;
-        _cut = cut;
-        _head = head;
+        (Model, Report, Backbone) = (model, report, backbone);
+        _scoring = (cut, head);
     }
 
     /// <summary>The model to save (<see cref="TrainedModel.Save"/>), with the usual training report of the final model.</summary>
@@ -36,13 +32,13 @@ public sealed class FineTuningResult : IDisposable
     /// </summary>
     public float[][] Score(IReadOnlyList<string> imagePaths)
     {
-        using var session = new BackboneSession(_cut.FrozenPart);
+        using var session = new BackboneSession(_scoring.Cut.FrozenPart);
         var activations = FeatureExtractor.Extract(imagePaths, session);
         if (activations.Skipped.Count > 0)
             throw new MLTransferException($"Could not read {activations.Skipped.Count} image(s): {string.Join(", ", activations.Skipped.Select(s => $"{s.Path}: {s.Reason}"))}",
                 activations.Skipped[0].Path, "Pass readable image files");
-        var features = _cut.Features(activations.Features.Select(f => f!).ToList());
-        return HeadTrainer.Score(Model.Context, _head, features);
+        var features = _scoring.Cut.Features(activations.Features.Select(f => f!).ToList());
+        return HeadTrainer.Score(Model.Context, _scoring.Head, features);
     }
 
     /// <inheritdoc />

@@ -1,22 +1,14 @@
 namespace MLTransfer.FineTuning;
 
 /// <summary>One ONNX node of the trainable block, with its forward and backward pass.</summary>
-internal abstract class Layer
+internal abstract class Layer(string name, string opType, IReadOnlyList<string> inputs, string output)
 {
-    protected Layer(string name, string opType, IReadOnlyList<string> inputs, string output)
-    {
-        Name = name;
-        OpType = opType;
-        Inputs = inputs;
-        Output = output;
-    }
-
     /// <summary>Node name (or a description when the node has none).</summary>
-    public string Name { get; }
-    public string OpType { get; }
+    public string Name => name;
+    public string OpType => opType;
     /// <summary>The data inputs (weights and constant operands are held by the layer).</summary>
-    public IReadOnlyList<string> Inputs { get; }
-    public string Output { get; }
+    public IReadOnlyList<string> Inputs => inputs;
+    public string Output => output;
     public virtual IReadOnlyList<Parameter> Parameters => [];
 
     public abstract Act Forward(IReadOnlyList<Act> inputs);

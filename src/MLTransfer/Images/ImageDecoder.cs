@@ -3,7 +3,9 @@ using SkiaSharp;
 namespace MLTransfer.Images;
 
 /// <summary>
-/// The one way images become pixels, shared by training and prediction so both see identical inputs.
+/// How MLTransfer turns image files into pixels, shared by <c>train</c>, <c>finetune</c> and prediction so
+/// they see identical inputs. (The estimator's saved chains decode with ML.NET's own image steps instead,
+/// and its training uses those same steps.)
 /// </summary>
 /// <remarks>
 /// ML.NET's own image loading does not apply EXIF orientation, multiplies colours by alpha, silently
@@ -213,8 +215,8 @@ internal static class ImageDecoder
     /// <summary>
     /// PNGs with more pixels than this are decoded row by row into blocks averaged on the fly
     /// (<see cref="PngRowReducer"/>), when the target is small enough for blocks of at least 2×2. Smaller PNGs
-    /// keep Skia's decode, and with it their pixels: at this size a full bitmap and its mipmaps take 85 MiB,
-    /// which the server's decode budget can afford a few of.
+    /// keep Skia's decode, and with it their pixels; at this size the server's decode budget affords a few
+    /// full bitmaps at once.
     /// </summary>
     internal const long RowReducedAbovePixels = 16L * 1024 * 1024;
 
@@ -355,9 +357,8 @@ internal static class ImageDecoder
             if (mode == ResizeMode.IsoPad)
                 using (var white = new SKPaint { Color = SKColors.White })
                     canvas.DrawRect(dst, white);
-            // Medium (mipmapped bilinear) rather than High (bicubic): on 320×240 flowers photos it takes the
-            // decode from 1.66 to 1.01 ms, a third of a predict call, and accuracy is unchanged (flowers test
-            // mean 0.867 both ways, hymenoptera 0.941 vs 0.935). The draft decode above keeps the ratio small.
+            // Medium (mipmapped bilinear) rather than High (bicubic): markedly faster at no cost in accuracy
+            // (docs/design-notes.md). The draft decode above keeps the ratio small.
             using var paint = new SKPaint { FilterQuality = SKFilterQuality.Medium, IsAntialias = false };
             // Without this Skia draws from a copy of the source: for a 9999×9999 PNG that was 381 MiB on top
             // of the 381 MiB bitmap and its 127 MiB of mipmaps. The pixels drawn are the same.

@@ -12,9 +12,6 @@ internal sealed record ImageView(bool FlipHorizontal = false, RelativeRect? Crop
     /// <summary>The untransformed image: decoding with it is the same as decoding without a view.</summary>
     public static ImageView Identity { get; } = new();
 
-    /// <summary>True when the view changes nothing.</summary>
-    public bool IsIdentity => !FlipHorizontal && Crop is null;
-
     /// <summary>Canonical text of the transform (for cache keys and logs).</summary>
     public override string ToString() => $"flip={(FlipHorizontal ? 1 : 0)};crop={(Crop is { } c ? c.ToString() : "none")}";
 }

@@ -11,8 +11,7 @@ namespace MLTransfer.Images;
 /// </summary>
 /// <remarks>
 /// Skia decodes PNG only into a buffer of the full size (its scanline decoder answers Unimplemented for PNG
-/// in SkiaSharp 2.88), so a 9999×9999 PNG of 300 KB became a 381 MiB bitmap plus 127 MiB of mipmaps for a
-/// 192×192 model input. This reader follows the PNG specification (filters, bit depths, palettes, tRNS);
+/// in SkiaSharp 2.88), so a tiny file of a huge image cost hundreds of MiB (docs/design-notes.md). This reader follows the PNG specification (filters, bit depths, palettes, tRNS);
 /// like Skia without a destination colour space it applies no gamma or ICC conversion. Interlaced files are
 /// left to Skia (Adam7 passes cannot be averaged row by row).
 /// </remarks>
@@ -32,8 +31,7 @@ internal static class PngRowReducer
 
     /// <summary>
     /// Bytes per pixel of the extra copy Skia holds while decoding an Adam7-interlaced PNG (the whole image in
-    /// its stored format: a 9999×9999 RGB file peaked at 794 MiB instead of 508 MiB of bitmap and mipmaps);
-    /// 0 for anything else. Palette images count as 4 in case they are expanded first.
+    /// its stored format); 0 for anything else. Palette images count as 4 in case they are expanded first.
     /// </summary>
     public static int InterlaceBytesPerPixel(ReadOnlySpan<byte> png)
     {
@@ -335,7 +333,7 @@ internal static class PngRowReducer
     }
 
     /// <summary>The IDAT chunks' data read as one stream, straight from the encoded bytes.</summary>
-    private sealed class IdatStream(SKData data, List<(int Offset, int Length)> chunks) : Stream
+    private sealed class IdatStream(SKData data, List<(int Offset, int Length)> chunks) : ReadOnlyStream
     {
         private int _chunk;
         private int _offset;
@@ -354,14 +352,5 @@ internal static class PngRowReducer
         }
 
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

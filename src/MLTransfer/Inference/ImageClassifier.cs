@@ -80,7 +80,7 @@ public sealed class ImageClassifier : IDisposable
         try
         {
             classifier.CheckChain(modelPath);
-            classifier.Probe(modelPath);
+            ModelProbe.Check(classifier, decode, modelPath);
             return classifier;
         }
         catch
@@ -115,25 +115,6 @@ public sealed class ImageClassifier : IDisposable
         var chainNames = names.DenseValues().Select(n => n.ToString()).ToList();
         if (!chainNames.SequenceEqual(ClassNames, StringComparer.Ordinal))
             throw Mismatch(path, $"the metadata names the classes {Quote(ClassNames)} but the chain scores {Quote(chainNames)}");
-    }
-
-    /// <summary>Predicts one generated image: every model that loads must give one probability per class.</summary>
-    private void Probe(string path)
-    {
-        var pixels = new byte[4 * Width * Height];
-        for (var i = 0; i < pixels.Length; i++)
-            pixels[i] = (byte)(i % 4 == 3 ? 255 : 96 + i * 7 % 64);
-        float[] scores;
-        try
-        {
-            scores = Score(new DecodedImage(Width, Height, pixels));
-        }
-        catch (Exception e) when (e is not OutOfMemoryException and not MLTransferException)
-        {
-            throw new MLTransferException($"The model fails to predict: {e.Message.Split('\n')[0]}", path, "The file is damaged or altered; retrain the model or copy it again", e);
-        }
-        if (scores.Length != ClassNames.Count || scores.Any(p => !float.IsFinite(p) || p < 0) || Math.Abs(scores.Sum() - 1) > 1e-3)
-            throw Mismatch(path, $"a test prediction gave {scores.Length} scores that are not probabilities of its {ClassNames.Count} classes");
     }
 
     private DataViewSchema InputSchema() => _ml.Data.LoadFromEnumerable(Array.Empty<Input>(), _inputSchema).Schema;

@@ -174,20 +174,6 @@ public class DatasetSplitterTests
     }
 
     [Test]
-    public void FormatCounts_PrintsPerClassTableWithTotals()
-    {
-        var split = DatasetSplitter.Split(DatasetLoader.Load(Path.Combine(TempDataset.SharedDatasets, "hymenoptera")));
-
-        var lines = split.FormatCounts().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
-
-        Assert.That(lines[0], Is.EqualTo("class  train  val  test  total"));
-        Assert.That(lines[1], Is.EqualTo("ants     123   70     0    193"));
-        Assert.That(lines[2], Is.EqualTo("bees     121   83     0    204"));
-        Assert.That(lines[3], Is.EqualTo("total    244  153     0    397"));
-        Assert.That(lines[4], Does.Contain("validation set is also the held-out set"));
-    }
-
-    [Test]
     public void Split_DuplicateFiles_StayInOneSplitForEverySeed()
     {
         _temp.AddClass("cats", 12).AddClass("dogs", 12);

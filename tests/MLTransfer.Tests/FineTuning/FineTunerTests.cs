@@ -8,7 +8,7 @@ using NUnit.Framework;
 namespace MLTransfer.Tests.FineTuning;
 
 /// <summary>
-/// End to end on real photos (the repository's data-samples, 4 classes × 35) with the shared MobileNetV2,
+/// End to end on real images (the repository's data-samples: public-domain clip-art, 4 classes × 35) with the shared MobileNetV2,
 /// kept short (2 epochs): the run reports curves and both scores, and the saved zip predicts exactly what
 /// the in-memory fine-tuned model predicts.
 /// </summary>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using MLTransfer.Inference;
 using MLTransfer.Inference.Hosting;
 using MLTransfer.Tests.Fixtures;
 using NUnit.Framework;

@@ -6,31 +6,27 @@ namespace MLTransfer.Backbones.Store;
 /// A backbone file whose size or SHA-256 differs from its catalog record. Such a file is never used
 /// (and a downloaded one is deleted, never cached).
 /// </summary>
-internal sealed class BackboneIntegrityException : MLTransferException
+/// <param name="description">The record the file was checked against.</param>
+/// <param name="path">The file checked.</param>
+/// <param name="actualSha256">The hash of the file.</param>
+/// <param name="actualSize">The size of the file.</param>
+/// <param name="what">What is wrong.</param>
+/// <param name="fix">What to do.</param>
+internal sealed class BackboneIntegrityException(BackboneDescription description, string path, string? actualSha256, long actualSize, string what, string fix)
+    : MLTransferException(what, path, fix)
 {
-    /// <summary>Creates the error.</summary>
-    public BackboneIntegrityException(BackboneDescription description, string path,
-        string? actualSha256, long actualSize, string what, string fix)
-        : base(what, path, fix)
-    {
-        Description = description;
-        FilePath = path;
-        ActualSha256 = actualSha256;
-        ActualSize = actualSize;
-    }
-
     /// <summary>The record the file was checked against.</summary>
-    public BackboneDescription Description { get; }
+    public BackboneDescription Description => description;
     /// <summary>The file checked.</summary>
-    public string FilePath { get; }
+    public string FilePath => Where!;
     /// <summary>The expected hash (from the record).</summary>
     public string? ExpectedSha256 => Description.Sha256;
     /// <summary>The hash of the file.</summary>
-    public string? ActualSha256 { get; }
+    public string? ActualSha256 => actualSha256;
     /// <summary>The expected size (from the record).</summary>
     public long? ExpectedSize => Description.SizeBytes;
     /// <summary>The size of the file.</summary>
-    public long ActualSize { get; }
+    public long ActualSize => actualSize;
 }
 
 /// <summary>SHA-256 and size checks of backbone files against their records.</summary>

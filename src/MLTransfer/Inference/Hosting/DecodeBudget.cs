@@ -17,9 +17,8 @@ namespace MLTransfer.Inference.Hosting;
 public sealed class DecodeBudget
 {
     /// <summary>
-    /// 512 MiB: a full-size decode of the largest image the default pixel limit admits (100 megapixels: a
-    /// 381 MiB bitmap and 127 MiB of mipmaps) fits, and so do a hundred ordinary photos at once (a few MiB
-    /// each); the rarer costlier ones (interlaced PNGs, rotated GIFs of that size) run alone.
+    /// 512 MiB: a full-size decode of the largest image the default pixel limit admits fits, and so do about a
+    /// hundred ordinary photos at once (docs/design-notes.md).
     /// </summary>
     public const long DefaultCapacityBytes = 512L * 1024 * 1024;
 

@@ -10,7 +10,9 @@ public static class ImageClassifierServiceCollectionExtensions
 {
     /// <summary>
     /// Adds a singleton <see cref="ReloadingImageClassifier"/>. The container disposes it on shutdown,
-    /// which deletes ML.NET's temporary copy of the ONNX model.
+    /// which deletes ML.NET's temporary copy of the ONNX model. On Linux it also caps glibc's malloc arenas
+    /// for the process (as <c>MALLOC_ARENA_MAX=2</c> would): with glibc's default, ONNX Runtime's native
+    /// allocations on many request threads let a service's memory grow without bound.
     /// </summary>
     /// <example>
     /// <code>
@@ -20,6 +22,9 @@ public static class ImageClassifierServiceCollectionExtensions
     /// </example>
     public static IServiceCollection AddImageClassifier(this IServiceCollection services, Action<ImageClassifierOptions> configure)
     {
+        // Arenas made before this call keep their memory, so it runs as early as the app's service
+        // registration, before request threads exist.
+        MallocArenas.Limit();
         services.Configure(configure);
         services.TryAddSingleton(sp => new ReloadingImageClassifier(
             sp.GetRequiredService<IOptions<ImageClassifierOptions>>().Value,

@@ -5,11 +5,9 @@ namespace MLTransfer.Inference.Hosting;
 /// <summary>Caps glibc's number of malloc arenas for this process.</summary>
 /// <remarks>
 /// glibc gives threads that contend for malloc their own arena, up to 8 per core, and rarely returns
-/// their memory. ONNX Runtime allocates natively on every thread that runs a prediction, so a busy
-/// service with a large thread pool grew by about 2 GB over 5,000 requests here, while the same load with
-/// two arenas stayed flat (measured with the load test in tests/MLTransfer.Tests/Service). This is the
-/// runtime form of <c>MALLOC_ARENA_MAX=2</c>; it only affects arenas created after the call, so call it
-/// first thing in the process.
+/// their memory; ONNX Runtime allocates natively on every thread that predicts, so a busy service grows
+/// without bound (docs/design-notes.md). This is the runtime form of <c>MALLOC_ARENA_MAX=2</c>; it only
+/// affects arenas created after the call, so call it first thing in the process.
 /// </remarks>
 internal static class MallocArenas
 {

@@ -231,7 +231,6 @@ public sealed class ReloadingImageClassifier : IDisposable
                 classifier.Dispose();
                 return null;
             }
-            ModelProbe.Check(classifier, _options.Decode, _path);
             var model = new ServedModel(ServedModel.VersionOf(after, classifier.Metadata), after, _path, DateTimeOffset.UtcNow, classifier.Metadata);
             return new Lease(classifier, model);
         }

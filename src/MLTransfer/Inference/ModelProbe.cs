@@ -2,18 +2,15 @@ using System.Globalization;
 using MLTransfer.Images;
 using SkiaSharp;
 
-namespace MLTransfer.Inference.Hosting;
+namespace MLTransfer.Inference;
 
 /// <summary>
-/// A test prediction a freshly loaded model must pass before it serves. A zip can load and still fail every
-/// request (scores that do not match the class names, a graph that throws, an absurd input size); swapped
-/// in, it turned every <c>/predict</c> into a 500 while the old, working model was thrown away.
+/// The test prediction every loaded model must pass. A zip can load and still fail every request (scores
+/// that do not match the class names, a graph that throws); a server that swapped such a model in turned
+/// every <c>/predict</c> into a 500 while the old, working model was thrown away.
 /// </summary>
 internal static class ModelProbe
 {
-    /// <summary>Largest input side a model may declare: far above real backbones (224–600), far below a size whose decode alone exhausts memory.</summary>
-    internal const int MaxInputSide = 4096;
-
     private static readonly Lazy<byte[]> Picture = new(Draw);
 
     /// <summary>
@@ -27,18 +24,13 @@ internal static class ModelProbe
         var problem = Problem(classifier, decode);
         if (problem is not null)
             throw new MLTransferException($"The model loaded but {problem}", path,
-                "It would fail every request, so it is not served; use a model zip written by 'mltransfer train' or 'mltransfer finetune', unmodified");
+                "It would fail every prediction; use a model zip written by 'mltransfer train' or 'mltransfer finetune', unmodified");
     }
 
     private static string? Problem(ImageClassifier classifier, ImageDecodeOptions? decode)
     {
         var metadata = classifier.Metadata;
         var (w, h) = (metadata.Backbone.InputWidth, metadata.Backbone.InputHeight);
-        if (w is < 1 or > MaxInputSide || h is < 1 or > MaxInputSide)
-            return $"its metadata declares an input of {w}×{h} pixels (expected 1 to {MaxInputSide} a side)";
-        var classes = metadata.ClassNames;
-        if (classes is null || classes.Count == 0 || classes.Any(string.IsNullOrEmpty))
-            return "its metadata has no class names, or an empty one";
         // A server may refuse pictures as small as this one; that limit is for clients, not for the check.
         var options = (decode ?? ImageDecodeOptions.Default) is var d && d.MaxPixels < 64 * 64 ? d with { MaxPixels = 64 * 64 } : d;
         float[] scores;
@@ -46,11 +38,11 @@ internal static class ModelProbe
         {
             scores = classifier.Score(ImageDecoder.Decode(Picture.Value, w, h, metadata.Backbone.ResizeMode, options));
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return $"its test prediction failed ({e.GetType().Name}: {e.Message})";
+            return $"its test prediction failed ({e.GetType().Name}: {e.Message.Split('\n')[0]})";
         }
-        return ScoreProblem(scores, classes.Count);
+        return ScoreProblem(scores, metadata.ClassNames.Count);
     }
 
     /// <summary>What is wrong with a test prediction's scores, or null when they are one probability per class.</summary>
