@@ -12,6 +12,7 @@ var root = new RootCommand("mltransfer — transfer learning for image classific
     ReportCommand.Create(),
     ExportCommand.Create(),
     BenchCommand.Create(),
+    SuiteCommand.Create(),
 };
 Cancellation.Install();
 var parse = root.Parse(args);

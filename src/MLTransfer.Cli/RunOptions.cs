@@ -19,6 +19,7 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
     public Option<int> Seed { get; } = new Option<int>("--seed") { Description = "Seed of the split and the trainer", DefaultValueFactory = _ => 42 }.Range(int.MinValue, int.MaxValue);
     public Option<double> TestFraction { get; } = new Option<double>("--test-fraction") { Description = "Fraction of each class held out for testing", DefaultValueFactory = _ => 0.15 }.Range(0, 1);
     public Option<double> ValidationFraction { get; } = new Option<double>("--validation-fraction") { Description = "Fraction of each class held out for validation", DefaultValueFactory = _ => 0.15 }.Range(0, 1);
+    public Option<bool> BalanceClasses { get; } = new("--balance-classes") { Description = "Weight training images by the inverse frequency of their class (for imbalanced data)" };
     public Option<string?> Workspace { get; } = new("--workspace") { Description = $"Folder for the {workspaceContent} cache [default: ~/.cache/mltransfer/workspace]" };
     public Option<bool> NoCache { get; } = new("--no-cache") { Description = $"Neither read nor write cached {workspaceContent}" };
     // A day is far beyond any extraction another run could be doing; the cap keeps the value a valid TimeSpan.
@@ -33,7 +34,7 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Data, Output, Force, Seed, TestFraction, ValidationFraction, Workspace, NoCache, CacheWait, Json, Quiet })
+        foreach (var o in new Option[] { Data, Output, Force, Seed, TestFraction, ValidationFraction, BalanceClasses, Workspace, NoCache, CacheWait, Json, Quiet })
             command.Options.Add(o);
         Backbone.AddTo(command);
     }
@@ -67,6 +68,7 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
         {
             Backbone = Backbone.Source(parse),
             Seed = parse.GetValue(Seed),
+            BalanceClasses = parse.GetValue(BalanceClasses),
             TestFraction = parse.GetValue(TestFraction),
             ValidationFraction = parse.GetValue(ValidationFraction),
             Cache = new FeatureCacheOptions

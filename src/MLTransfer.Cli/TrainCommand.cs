@@ -51,6 +51,8 @@ internal static class TrainCommand
                     return ExitCodes.Success;
                 }
                 var r = model.Report;
+                if (r.BackboneCandidates.Count > 0)
+                    Console.WriteLine(Reports.CandidatesTable(r.BackboneCandidates));
                 Console.WriteLine($"Backbone: {r.Backbone} ({r.BackboneReason})");
                 Console.WriteLine(Reports.CountsTable(r));
                 if (r.Skipped.Count > 0)

@@ -29,10 +29,17 @@ internal static class BackboneGraph
 
     /// <summary>Reads an ONNX file and prepares it; errors name the file.</summary>
     /// <exception cref="MLTransferException">The file is missing, unreadable, or does not match <paramref name="desc"/>.</exception>
-    public static PreparedBackbone Prepare(string onnxPath, BackboneDescription desc)
+    /// <param name="onnxPath">The ONNX file.</param>
+    /// <param name="desc">Input size, channel order, normalisation and optionally the feature tensor.</param>
+    /// <param name="resizeInput">
+    /// Run the graph at the description's input size even where the file declares another (a fully
+    /// convolutional backbone pools whatever size it gets); the graph is tried at that size, and refused with a
+    /// clear error if it cannot run there. Without it a different declared size is a mismatched file.
+    /// </param>
+    public static PreparedBackbone Prepare(string onnxPath, BackboneDescription desc, bool resizeInput = false)
     {
         ArgumentNullException.ThrowIfNull(onnxPath);
-        return PrepareCore(OnnxModelIO.ReadFile(onnxPath), desc, onnxPath);
+        return PrepareCore(OnnxModelIO.ReadFile(onnxPath), desc, onnxPath, resizeInput);
     }
 
     /// <summary>
@@ -52,7 +59,7 @@ internal static class BackboneGraph
         return PrepareCore(onnxBytes, desc, desc.FileName);
     }
 
-    private static PreparedBackbone PrepareCore(byte[] onnxBytes, BackboneDescription desc, string where)
+    private static PreparedBackbone PrepareCore(byte[] onnxBytes, BackboneDescription desc, string where, bool resizeInput = false)
     {
         ValidateDescription(desc);
         var model = OnnxModelIO.Parse(onnxBytes, where);
@@ -60,6 +67,13 @@ internal static class BackboneGraph
         var index = new OnnxGraphIndex(graph);
 
         var input = FeatureTensorDetector.FindImageInput(index, desc.InputName, where);
+        if (resizeInput && input.Type?.TensorType?.Shape?.Dim is { Count: 4 } declared)
+        {
+            // Intermediate shapes declared for the original size would contradict the new one; ONNX Runtime
+            // infers them again.
+            (declared[2], declared[3]) = (OnnxShapes.Dim(desc.InputHeight), OnnxShapes.Dim(desc.InputWidth));
+            graph.ValueInfo.Clear();
+        }
         var inputElemType = CheckInput(input, desc, where);
         // Checked before detection: a prepared graph has no classifier left, and "no classifier found"
         // would hide the real mistake.
@@ -152,8 +166,9 @@ internal static class BackboneGraph
         graph.Output.Clear();
         graph.Output.Add(output);
 
-        if (feature.FeatureSize is null)
+        if (feature.FeatureSize is null || resizeInput)
         {
+            // Measured by running the graph, which for a resized input is also the proof that it runs at that size.
             var measured = MeasureFeatureSize(model.ToByteArray(), desc, batch, where);
             if (desc.FeatureSize is { } expected && expected != measured)
                 throw FeatureSizeMismatch(desc, feature, measured, where);

@@ -35,4 +35,14 @@ internal static class BackboneResolver
         var resolved = store.Resolve(choice.Description.Name, cancellation);
         return resolved with { Reason = $"{resolved.Reason}; the default, as no catalog backbone was available locally" };
     }
+
+    /// <summary>
+    /// The catalog backbones verified on the reference machine that are available here without a download (cache,
+    /// offline folders, NuGet global packages folder), in catalog order: the candidates of <c>auto</c>.
+    /// </summary>
+    public static IReadOnlyList<string> AvailableVerified(string? catalogPath = null, IReadOnlyList<string>? backboneDirs = null)
+    {
+        using var store = new BackboneStore(BackboneCatalog.Load(catalogPath), BackboneStoreOptions.FromEnvironment(backboneDirs ?? []) with { AllowDownload = false });
+        return store.List().Where(l => l.Description.Verified && l.AvailableLocally).Select(l => l.Description.Name).ToList();
+    }
 }

@@ -37,6 +37,10 @@ internal static class FeatureExtractor
     public static Func<ImageSource, byte[], string, DecodedImage> PredictionPixels(PreparedBackbone backbone, ImageDecodeOptions decode) =>
         (source, bytes, _) => ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, decode, source.Name);
 
+    /// <summary>The pixels of every image seen through <paramref name="view"/> (e.g. its mirror image).</summary>
+    public static Func<ImageSource, byte[], string, DecodedImage> ViewPixels(PreparedBackbone backbone, ImageDecodeOptions decode, ImageView view) =>
+        (source, bytes, _) => ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, decode, source.Name, view);
+
     /// <summary>The pixels of augmentation view <paramref name="view"/> (a crop and/or flip chosen per image content).</summary>
     public static Func<ImageSource, byte[], string, DecodedImage> ViewPixels(PreparedBackbone backbone, ImageDecodeOptions decode, ImageAugmentation augmentation, int view) =>
         (source, bytes, hash) => ImageDecoder.Decode(bytes, backbone.InputWidth, backbone.InputHeight, backbone.Description.ResizeMode, decode, source.Name,

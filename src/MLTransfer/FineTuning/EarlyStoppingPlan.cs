@@ -30,7 +30,7 @@ internal sealed record EarlyStoppingPlan(IReadOnlyList<EarlyStoppingLaneData> La
         var why = heldOutIsValidation ? " (the validation split is the held-out set)" : " (there is no validation split)";
         if (folds >= 2)
         {
-            var fold = FoldOf(train, folds, seed);
+            var fold = StratifiedFolds.Assign(train, folds, seed);
             var lanes = Enumerable.Range(0, folds).Select(f => Lane(
                 train.Where((_, i) => fold[i] != f).ToList(),
                 train.Where((_, i) => fold[i] == f).ToList())).ToList();
@@ -43,22 +43,6 @@ internal sealed record EarlyStoppingPlan(IReadOnlyList<EarlyStoppingLaneData> La
             : Carve(run, train, options.SelectionFraction, seed, why);
         run.Log($"early stopping on {setName} ({selectionSet.Count} images); training on {fitSet.Count} images");
         return new EarlyStoppingPlan([Lane(fitSet, selectionSet)], 0, setName, fitSet.Count, selectionSet.Count);
-    }
-
-    /// <summary>Stratified fold of each training image: per class, in a seeded shuffle of path order, dealt round-robin.</summary>
-    private static int[] FoldOf(IReadOnlyList<LabeledImage> train, int folds, int seed)
-    {
-        var fold = new int[train.Count];
-        var rng = new Random(seed);
-        var next = 0; // continues across classes so fold sizes differ by at most one
-        foreach (var group in Enumerable.Range(0, train.Count).GroupBy(i => train[i].Label).OrderBy(g => g.Key, StringComparer.Ordinal))
-        {
-            var members = group.OrderBy(i => train[i].Path, StringComparer.Ordinal).ToArray();
-            rng.Shuffle(members);
-            foreach (var i in members)
-                fold[i] = next++ % folds;
-        }
-        return fold;
     }
 
     /// <summary>A stratified share of the training images, carved with the project's splitter.</summary>

@@ -33,13 +33,16 @@ public static class FineTuner
         options ??= new FineTuningOptions();
         Validate(options);
         var run = TrainingRun.Start(dataPath, options.Transfer, cancellation);
+        if (run.Candidates is not null || run.Backbone.Spec.IsComposite)
+            throw new MLTransferException($"Fine-tuning trains the top of one backbone; '{run.Backbone.Spec}' is {(run.Candidates is not null ? "a choice among several" : "a combination of backbones")}",
+                options.Transfer.Backbone?.Name, "Name one backbone for finetune (e.g. --backbone resnet50), or use train for selections and combinations");
         var t = run.Options;
         var cut = BackboneCut.Of(run.Prepared, options.Unfreeze, run.Resolved.FilePath, run.Log);
-        var images = run.Usable(run.Extract(cut.FrozenPart, cut.Plan.CutTensor));
+        var images = run.Usable(run.Extract(cut.FrozenPart, run.Resolved.Sha256, cut.Plan.CutTensor));
         var classes = run.ClassNames;
         var ml = ProcessTemp.NewMLContext(t.Seed);
         float[][] Score(ITransformer head, IReadOnlyList<LabeledImage> set) => HeadTrainer.Score(ml, head, cut.Features(images.VectorsOf(set)));
-        ITransformer FitHead() => HeadTrainer.Fit(ml, classes, cut.Features(images.VectorsOf(images.Train)), images.Labels(images.Train), t.Head, t.L2Regularization, t.L1Regularization);
+        ITransformer FitHead() => HeadTrainer.Fit(ml, classes, cut.Features(images.VectorsOf(images.Train)), images.Labels(images.Train), t.Head, t.L2Regularization, t.L1Regularization, t.BalanceClasses);
 
         // The frozen baseline: the same features the head-only path sees, the same head trainer, the same split.
         var frozenHead = FitHead();

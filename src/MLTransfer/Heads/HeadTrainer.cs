@@ -22,6 +22,7 @@ internal static class HeadTrainer
     {
         public string Label { get; set; } = "";
         public float[] Features { get; set; } = [];
+        public float Weight { get; set; } = 1f;
     }
 
     private sealed class KeyRow
@@ -42,23 +43,33 @@ internal static class HeadTrainer
     /// <param name="kind">Which trainer.</param>
     /// <param name="l2">L2 regularisation weight, or null for the trainer's default.</param>
     /// <param name="l1">L1 regularisation weight, or null for the trainer's default.</param>
+    /// <param name="balanceClasses">
+    /// Weights each example by the inverse frequency of its class (weights average to 1), so a small class
+    /// counts as much as a large one instead of the head learning to say the majority class.
+    /// </param>
     public static ITransformer Fit(MLContext ml, IReadOnlyList<string> classNames, IReadOnlyList<float[]> features, IReadOnlyList<int> labels, HeadKind kind,
-        float? l2 = null, float? l1 = null)
+        float? l2 = null, float? l1 = null, bool balanceClasses = false)
     {
         if (features.Count == 0)
             throw new MLTransferException("No training images are left to fit the head on", null, "Check the skipped-files list; every training image failed to load");
         var size = features[0].Length;
-        var rows = features.Select((f, i) => new Row { Label = classNames[labels[i]], Features = f }).ToList();
+        var counts = new int[classNames.Count];
+        foreach (var l in labels)
+            counts[l]++;
+        var present = counts.Count(c => c > 0);
+        float WeightOf(int label) => balanceClasses ? (float)labels.Count / (present * counts[label]) : 1f;
+        var rows = features.Select((f, i) => new Row { Label = classNames[labels[i]], Features = f, Weight = WeightOf(labels[i]) }).ToList();
         var data = ml.Data.LoadFromEnumerable(rows, Schema(size));
         // Keys follow the given class order, not the order labels happen to appear in the data, so the
         // score vector's layout is known without reading key metadata.
         var keyData = ml.Data.LoadFromEnumerable(classNames.Select(c => new KeyRow { Label = c }));
         var toKey = ml.Transforms.Conversion.MapValueToKey("Label", "Label", keyData: keyData).Fit(data);
         var keyed = toKey.Transform(data);
+        var weight = balanceClasses ? nameof(Row.Weight) : null;
         IEstimator<ITransformer> trainer = kind switch
         {
-            HeadKind.SdcaMaximumEntropy => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", FeaturesColumn, l2Regularization: l2, l1Regularization: l1),
-            _ => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", FeaturesColumn, l2Regularization: l2 ?? DefaultL2, l1Regularization: l1 ?? DefaultL1),
+            HeadKind.SdcaMaximumEntropy => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", FeaturesColumn, weight, l2Regularization: l2, l1Regularization: l1),
+            _ => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", FeaturesColumn, weight, l2Regularization: l2 ?? DefaultL2, l1Regularization: l1 ?? DefaultL1),
         };
         // Unit-length features make the regularisation strength independent of the backbone's activation
         // scale (MobileNet features are 0..6, ResNet's differ), so one default suits every backbone.

@@ -59,7 +59,7 @@ public sealed record ImageAugmentation
     {
         CheckIndex(index);
         if (HorizontalFlip && index == 0)
-            return "view-v1|flip";
+            return ImageView.MirrorKey;
         return string.Create(CultureInfo.InvariantCulture,
             $"view-v1|rrc|seed={Seed}|scale={MinScale:R}-{MaxScale:R}|ratio={MinAspectRatio:R}-{MaxAspectRatio:R}|flip={(HorizontalFlip ? 1 : 0)}|crop={CropIndex(index)}");
     }

@@ -12,6 +12,12 @@ internal sealed record ImageView(bool FlipHorizontal = false, RelativeRect? Crop
     /// <summary>The untransformed image: decoding with it is the same as decoding without a view.</summary>
     public static ImageView Identity { get; } = new();
 
+    /// <summary>The mirror image, as augmentation's flip view and flip test-time augmentation decode it.</summary>
+    public static ImageView Mirror { get; } = new(FlipHorizontal: true);
+
+    /// <summary>The feature-cache key of <see cref="Mirror"/>, shared by augmentation and test-time augmentation.</summary>
+    public const string MirrorKey = "view-v1|flip";
+
     /// <summary>Canonical text of the transform (for cache keys and logs).</summary>
     public override string ToString() => $"flip={(FlipHorizontal ? 1 : 0)};crop={(Crop is { } c ? c.ToString() : "none")}";
 }

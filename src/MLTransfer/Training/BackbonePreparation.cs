@@ -16,10 +16,14 @@ internal static class BackbonePreparation
         return resolved;
     }
 
-    public static (ResolvedBackbone Resolved, PreparedBackbone Prepared) Run(BackboneSource? source, Action<string> log, CancellationToken cancellation)
+    /// <param name="source">Where the backbone comes from.</param>
+    /// <param name="log">Receives each step.</param>
+    /// <param name="cancellation">Stops a download.</param>
+    /// <param name="resizeInput">Run the backbone at the (adjusted) description's input size, not the file's.</param>
+    public static (ResolvedBackbone Resolved, PreparedBackbone Prepared) Run(BackboneSource? source, Action<string> log, CancellationToken cancellation, bool resizeInput = false)
     {
         var resolved = Resolve(source, log, cancellation);
-        var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description);
+        var prepared = BackboneGraph.Prepare(resolved.FilePath, resolved.Description, resizeInput);
         log($"features: tensor '{prepared.Feature.FeatureTensor}' ({prepared.FeatureSize}-d, {prepared.Feature.Origin}), input {prepared.InputWidth}×{prepared.InputHeight} {resolved.Description.ResizeMode}");
         if (prepared.FixedBatchSize is { } batch)
             log($"batch: the backbone graph fixes its batch size at {batch}, so images run {(batch == 1 ? "one at a time" : $"{batch} at a time")} whatever --batch-size says");

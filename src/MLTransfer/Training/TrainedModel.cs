@@ -28,6 +28,10 @@ public sealed class TrainedModel : IDisposable
     /// <summary>What the run did and how well the model scored.</summary>
     public TrainingReport Report { get; }
 
+    /// <summary>The same model, its report listing the backbone candidates a selection considered.</summary>
+    internal TrainedModel WithCandidates(IReadOnlyList<BackboneCandidate> candidates) =>
+        new(Context, Model, Metadata, Report with { BackboneCandidates = candidates }, Inputs);
+
     /// <summary>The files and folders the run read (data folder or manifest and its images, backbone file); outputs never go there.</summary>
     public IReadOnlyList<string> Inputs { get; }
 

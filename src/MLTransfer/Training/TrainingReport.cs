@@ -20,6 +20,8 @@ public sealed record TrainingReport
     public IReadOnlyList<DuplicateGroup> Duplicates { get; init; } = [];
     /// <summary>Warnings that did not stop the run.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
+    /// <summary>Every backbone a selection considered, with its score and cost; empty when one backbone was named.</summary>
+    public IReadOnlyList<BackboneCandidate> BackboneCandidates { get; init; } = [];
     /// <summary>Backbone name.</summary>
     public required string Backbone { get; init; }
     /// <summary>Why that backbone, and where its file was found.</summary>

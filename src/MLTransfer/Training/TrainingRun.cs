@@ -6,6 +6,7 @@ using MLTransfer.Backbones.Store;
 using MLTransfer.Data;
 using MLTransfer.Evaluation;
 using MLTransfer.Features;
+using MLTransfer.Images;
 
 namespace MLTransfer.Training;
 
@@ -17,16 +18,17 @@ namespace MLTransfer.Training;
 /// </summary>
 /// <remarks>
 /// Steps: <see cref="Start"/> (load and check the data, resolve the backbone before any image is read,
-/// hash every image once, split), <see cref="Extract"/> (through the cache, keyed by those hashes),
+/// hash every image once, split), <see cref="Extract()"/> (through the cache, keyed by those hashes),
 /// <see cref="Usable"/> (the images that decoded, with the checks that go with them),
 /// <see cref="Evaluate"/> and <see cref="Finish"/> (the report and metadata every model carries).
 /// </remarks>
 internal sealed class TrainingRun
 {
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Stopwatch _clock;
 
-    private TrainingRun(string dataPath, TransferLearningOptions options, CancellationToken cancellation)
+    private TrainingRun(string dataPath, TransferLearningOptions options, CancellationToken cancellation, Stopwatch? clock = null)
     {
+        _clock = clock ?? Stopwatch.StartNew();
         DataPath = dataPath;
         Options = options;
         Log = options.Log ?? (_ => { });
@@ -39,8 +41,12 @@ internal sealed class TrainingRun
     public CancellationToken Cancellation { get; }
     public Dataset Dataset { get; private init; } = null!;
     public SplitDataset Split { get; private init; } = null!;
-    public ResolvedBackbone Resolved { get; private init; } = null!;
-    public PreparedBackbone Prepared { get; private init; } = null!;
+    /// <summary>The backbone the run extracts with (for a selection, the candidate being considered or chosen).</summary>
+    public RunBackbone Backbone { get; private init; } = null!;
+    /// <summary>The candidates of a backbone selection (<c>auto</c>, or a list), or null when one backbone was named.</summary>
+    public IReadOnlyList<RunBackbone>? Candidates { get; private init; }
+    public ResolvedBackbone Resolved => Backbone.Resolved;
+    public PreparedBackbone Prepared => Backbone.Graph;
     /// <summary>Content hash of every readable image, computed once and used by the split and the cache.</summary>
     public IReadOnlyDictionary<string, string> Hashes { get; private init; } = null!;
     public IReadOnlyList<string> ClassNames => Split.ClassNames;
@@ -57,7 +63,7 @@ internal sealed class TrainingRun
         if (dataset.IgnoredFileCount > 0)
             log($"ignored {dataset.IgnoredFileCount} file(s) that are not images (other extensions, hidden files, Thumbs.db, .DS_Store)");
         // Backbone problems (missing, corrupt, mismatched) are found before any dataset file is read.
-        var (resolved, prepared) = BackbonePreparation.Run(options.Backbone, log, cancellation);
+        var (backbone, candidates) = ResolveBackbones(options.Backbone ?? new BackboneSource(), log, cancellation);
 
         var (hashes, unreadable) = ContentHasher.HashAll(dataset.Images.Select(i => i.Path).ToList(), cancellation);
         if (unreadable.Count > 0)
@@ -72,26 +78,97 @@ internal sealed class TrainingRun
         {
             Dataset = dataset,
             Split = split,
-            Resolved = resolved,
-            Prepared = prepared,
+            Backbone = backbone,
+            Candidates = candidates,
             Hashes = hashes,
         };
     }
 
+    /// <summary>The same run extracting with <paramref name="backbone"/> (the winner of a selection).</summary>
+    public TrainingRun With(RunBackbone backbone) => new(DataPath, Options, Cancellation, _clock)
+    {
+        Dataset = Dataset,
+        Split = Split,
+        Backbone = backbone,
+        Candidates = Candidates,
+        Hashes = Hashes,
+    };
+
+    private static (RunBackbone Backbone, IReadOnlyList<RunBackbone>? Candidates) ResolveBackbones(BackboneSource source, Action<string> log, CancellationToken cancellation)
+    {
+        var prepared = new Dictionary<string, (ResolvedBackbone, PreparedBackbone)>(StringComparer.Ordinal);
+        if (!BackboneSpec.IsSelection(source.Name))
+        {
+            // No name: the default choice, resolved (and explained) by the store.
+            var spec = source.Name is null ? null : BackboneSpec.Parse(source.Name);
+            if (spec is null)
+            {
+                var single = BackbonePreparation.Run(source, log, cancellation);
+                spec = new BackboneSpec([single.Resolved.Description.Name], false);
+                prepared[spec.Members[0]] = single;
+            }
+            return (RunBackbone.For(spec, source, log, cancellation, prepared), null);
+        }
+        var specs = BackboneSpec.Candidates(source.Name!) ?? BackboneSelection.AutoCandidates(source, log);
+        var candidates = new List<RunBackbone>();
+        foreach (var spec in specs)
+        {
+            try
+            {
+                candidates.Add(RunBackbone.For(spec, source, log, cancellation, prepared));
+            }
+            catch (MLTransferException e) when (specs.Count > 1 && spec.IsComposite)
+            {
+                // A combination that cannot be built (sizes differ, a pinned batch) is not a reason to stop choosing.
+                log($"backbone candidate {spec} left out: {e.What}");
+            }
+        }
+        if (candidates.Count == 0)
+            throw new MLTransferException("No backbone candidate could be prepared", source.Name, "Name backbones that are available (see 'mltransfer backbones list')");
+        return (candidates[0], candidates);
+    }
+
     /// <summary>
-    /// Runs <paramref name="graph"/> (the prepared backbone, or its frozen part below a cut) over every image of
-    /// the split, through its cache: <paramref name="cutTensor"/> null caches the backbone's features, else the
-    /// activations at that tensor.
+    /// The run's backbone features of every image of the split: a single backbone's through its cache; a
+    /// composite's from its members' cached features (and their mirror images' for flip averaging), combined
+    /// as the composite graph combines them.
     /// </summary>
-    public FeatureExtractionResult Extract(PreparedBackbone graph, string? cutTensor = null)
+    public FeatureExtractionResult Extract() => Extract(Backbone);
+
+    /// <summary>The features of <paramref name="backbone"/> (see <see cref="Extract()"/>).</summary>
+    public FeatureExtractionResult Extract(RunBackbone backbone)
+    {
+        if (!backbone.Spec.IsComposite)
+            return Extract(backbone.Graph, backbone.Resolved.Sha256);
+        var plain = backbone.Members.Select(m => Extract(m.Prepared, m.Resolved.Sha256)).ToList();
+        var mirrored = backbone.Spec.FlipAveraged ? backbone.Members.Select(m => Extract(m.Prepared, m.Resolved.Sha256, mirror: true)).ToList() : null;
+        var all = plain.Concat(mirrored ?? []).ToList();
+        var sources = plain[0].Sources;
+        var features = new float[]?[sources.Count];
+        for (var i = 0; i < sources.Count; i++)
+            if (all.All(r => r.Features[i] is not null))
+                features[i] = CompositeGraph.Combine(backbone.Spec, plain.Select(r => r.Features[i]!).ToList(), mirrored?.Select(r => r.Features[i]!).ToList());
+        var skipped = all.SelectMany(r => r.Skipped).DistinctBy(s => s.Path).OrderBy(s => s.Path, StringComparer.Ordinal).ToList();
+        return new FeatureExtractionResult(sources, features, skipped, all.Sum(r => r.Extracted), all.Sum(r => r.FromCache),
+            TimeSpan.FromTicks(all.Sum(r => r.Elapsed.Ticks)));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="graph"/> (a prepared backbone, or its frozen part below a cut) over every image of the
+    /// split, through its cache: <paramref name="cutTensor"/> null caches the backbone's features, else the
+    /// activations at that tensor; <paramref name="mirror"/> extracts the mirror images (flip averaging).
+    /// </summary>
+    public FeatureExtractionResult Extract(PreparedBackbone graph, string backboneSha256, string? cutTensor = null, bool mirror = false)
     {
         var images = Split.Train.Concat(Split.Validation).Concat(Split.Test).Select(i => ImageSource.File(i.Path, Hashes[i.Path])).ToList();
         FeatureExtractionResult extraction;
-        var key = new FeatureCacheKey(Resolved.Sha256, graph, cutTensor is null ? null : $"cut:{cutTensor}");
+        var view = mirror ? ImageView.Mirror : null;
+        var key = new FeatureCacheKey(backboneSha256, graph, cutTensor is null ? null : $"cut:{cutTensor}", mirror ? ImageView.MirrorKey : null);
         using (var session = new BackboneSession(graph, Options.Extraction.InferenceThreads))
         using (var cache = FeatureCache.OpenFor(Options.Cache ?? new(), key, Log, Cancellation))
-            extraction = FeatureExtractor.Extract(images, session, cache, Options.Extraction, Cancellation);
-        var what = cutTensor is null ? "images" : "cut activations";
+            extraction = FeatureExtractor.Extract(images, session, cache, Options.Extraction, Cancellation,
+                view is null ? null : FeatureExtractor.ViewPixels(graph, Options.Extraction.Decode, view));
+        var what = (cutTensor is null ? "images" : "cut activations") + (mirror ? " (mirrored)" : "") + $" with {graph.Description.Name}";
         Log(string.Create(CultureInfo.InvariantCulture,
             $"extracted {extraction.Extracted} {what} in {extraction.Elapsed.TotalSeconds:F1} s ({extraction.ExtractedPerSecond:F0}/s), {extraction.FromCache} from cache, {extraction.Skipped.Count} skipped"));
         foreach (var s in extraction.Skipped)
@@ -174,6 +251,6 @@ internal sealed class TrainingRun
     /// <summary>What the run read, so that saving can refuse to write over it.</summary>
     private IReadOnlyList<string> Inputs() =>
         Dataset.ManifestPath is { } manifest
-            ? [manifest, Resolved.FilePath, .. Dataset.Images.Select(i => i.Path)]
-            : [Dataset.Root, Resolved.FilePath];
+            ? [manifest, .. Backbone.Files, .. Dataset.Images.Select(i => i.Path)]
+            : [Dataset.Root, .. Backbone.Files];
 }

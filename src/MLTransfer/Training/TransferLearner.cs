@@ -18,17 +18,24 @@ public static class TransferLearner
     public static TrainedModel Train(string dataPath, TransferLearningOptions? options = null, CancellationToken cancellation = default)
     {
         var run = TrainingRun.Start(dataPath, options ?? new TransferLearningOptions(), cancellation);
-        var images = run.Usable(run.Extract(run.Prepared));
+        RunImages images;
+        IReadOnlyList<BackboneCandidate> candidates = [];
+        var reason = run.Resolved.Reason;
+        if (run.Candidates is not null)
+            (run, images, candidates, reason) = BackboneSelection.Choose(run);
+        else
+            images = run.Usable(run.Extract());
         var o = run.Options;
 
         var ml = ProcessTemp.NewMLContext(o.Seed);
         var clock = Stopwatch.StartNew();
-        var head = HeadTrainer.Fit(ml, run.ClassNames, images.VectorsOf(images.Train), images.Labels(images.Train), o.Head, o.L2Regularization, o.L1Regularization);
+        var head = HeadTrainer.Fit(ml, run.ClassNames, images.VectorsOf(images.Train), images.Labels(images.Train), o.Head, o.L2Regularization, o.L1Regularization, o.BalanceClasses);
         clock.Stop();
         run.Log(string.Create(CultureInfo.InvariantCulture, $"head: {o.Head} fitted on {images.Train.Count} images in {clock.Elapsed.TotalSeconds:F2} s"));
 
         var evaluation = run.Evaluate(images, set => HeadTrainer.Score(ml, head, images.VectorsOf(set)));
         var model = ModelPipeline.FitFeaturizer(ml, run.Prepared).Append(head);
-        return run.Finish(ml, model, run.Prepared, images, evaluation, o.Head.ToString(), run.Resolved.Reason, clock.Elapsed);
+        var trained = run.Finish(ml, model, run.Prepared, images, evaluation, o.Head.ToString(), reason, clock.Elapsed);
+        return candidates.Count == 0 ? trained : trained.WithCandidates(candidates);
     }
 }

@@ -15,6 +15,11 @@ public sealed record TransferLearningOptions
     public float? L2Regularization { get; init; }
     /// <summary>L1 regularisation weight of the head, or null for the trainer's default.</summary>
     public float? L1Regularization { get; init; }
+    /// <summary>
+    /// Weights training examples by the inverse frequency of their class, so the head does not learn to favour
+    /// the large classes of an imbalanced dataset (default false).
+    /// </summary>
+    public bool BalanceClasses { get; init; }
     /// <summary>Seed of the split and of the trainer.</summary>
     public int Seed { get; init; } = 42;
     /// <summary>Fraction of each class held out for validation (ignored when the data gives its split).</summary>
