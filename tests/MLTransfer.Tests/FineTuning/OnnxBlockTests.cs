@@ -1,4 +1,5 @@
 using MLTransfer.Backbones;
+using MLTransfer.Backbones.Catalog;
 using MLTransfer.Backbones.Onnx;
 using MLTransfer.Features;
 using MLTransfer.FineTuning;
@@ -100,6 +101,29 @@ public class OnnxBlockTests
         }
         // Features are ReLU6 averages in 0..6: an absolute 1e-4 is float round-off, not a different result.
         AssertEngineMatchesOrt(mobile, 5, pixels, images.Length, tolerance: 1e-4f);
+    }
+
+    [Test]
+    public void ResNet50_LastBottleneck_IsTheCut_AndFrozenPartPlusEngine_EqualsOnnxRuntime_OnRealImages()
+    {
+        var resnet = BackboneGraph.Prepare(TestPaths.SharedModel(BuiltInBackbones.ResNet50.FileName), BuiltInBackbones.ResNet50);
+        // One conv of the last bottleneck sits behind its skip connection: the whole block (three convs) is taken.
+        foreach (var unfreeze in new[] { 1, 3 })
+        {
+            var plan = Plan(resnet, unfreeze);
+            Assert.That(plan.ConvLayers, Is.EqualTo(3), $"unfreeze {unfreeze}");
+            Assert.That(plan.Nodes.Count(n => n.Contains("Add", StringComparison.Ordinal)), Is.GreaterThanOrEqualTo(1), "the block's Add is above the cut");
+        }
+        var images = Directory.GetFiles(TestPaths.SharedModel("testimages"), "*.png").Order(StringComparer.Ordinal).Take(2).ToArray();
+        var pixels = new float[images.Length * resnet.InputLength];
+        for (var i = 0; i < images.Length; i++)
+        {
+            var buffer = new float[resnet.InputLength];
+            ImageDecoder.DecodeFile(images[i], 224, 224, resnet.Description.ResizeMode).WritePlanes(buffer, resnet.ChannelOrder == ChannelOrder.Bgr);
+            buffer.CopyTo(pixels, i * resnet.InputLength);
+        }
+        // Features are averages of unbounded ReLU outputs (up to about 10 here): 1e-3 absolute is float round-off.
+        AssertEngineMatchesOrt(resnet, 3, pixels, images.Length, tolerance: 1e-3f);
     }
 
     [Test]

@@ -12,9 +12,9 @@ using NUnit.Framework;
 namespace MLTransfer.Tests.Training;
 
 /// <summary>
-/// Concatenated backbones, flip test-time augmentation and the choice among candidates (issue 18): training
-/// combines the members' cached features exactly as the saved graph does, the zip reloads in a fresh process
-/// with the in-memory scores, and export writes one ONNX that agrees with the zip.
+/// The backbones of issue 18 — both ResNets, concatenations, flip test-time augmentation, the choice among
+/// candidates: training combines the members' cached features exactly as the saved graph does, every kind of
+/// zip reloads in a fresh process with the in-memory scores, and export writes one ONNX that agrees with the zip.
 /// </summary>
 [TestFixture, NonParallelizable]
 public class CompositeBackboneTests
@@ -69,9 +69,12 @@ public class CompositeBackboneTests
         Assert.That(worst, Is.LessThanOrEqualTo(1e-4f));
     }
 
+    // Every kind of backbone this issue added: the two ResNets, a concatenation, a flip-averaged one.
+    [TestCase("resnet50")]
+    [TestCase("resnet18")]
     [TestCase("mobilenet-v2+resnet50")]
     [TestCase("tta:mobilenet-v2")]
-    public void CompositeZip_ReloadsInAFreshProcessWithTheSameScores_AndExportsToOneOnnx(string backbone)
+    public void SavedZip_ReloadsInAFreshProcessWithTheSameScores_AndExportsToOneOnnx(string backbone)
     {
         var images = SomeImages();
         using var model = TransferLearner.Train(_data.Root, Options(backbone));
