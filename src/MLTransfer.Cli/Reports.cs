@@ -23,9 +23,9 @@ internal static class Reports
         var width = Math.Max(9, candidates.Max(c => c.Backbone.Length));
         var sb = new StringBuilder();
         sb.AppendLine(FormattableString.Invariant($"Backbone candidates (scored by {candidates[0].ScoredOn}; the test split is not used):"));
-        sb.AppendLine(FormattableString.Invariant($"  {"backbone".PadRight(width)}  {"accuracy",8} {"log-loss",8} {"features",8} {"MiB",6} {"ms/image",8}"));
+        sb.AppendLine(FormattableString.Invariant($"  {"backbone".PadRight(width)}  {"accuracy",8} {"log-loss",8} {"features",8} {"MiB",6} {"ms/image",8} {"images/s",8}"));
         foreach (var c in candidates)
-            sb.AppendLine(FormattableString.Invariant($"  {c.Backbone.PadRight(width)}  {c.Score,8:F4} {c.LogLoss,8:F4} {c.FeatureSize,8} {c.ModelBytes / 1048576.0,6:F1} {c.PredictMilliseconds,8:F1}{(c.Chosen ? "  <- chosen" : "")}"));
+            sb.AppendLine(FormattableString.Invariant($"  {c.Backbone.PadRight(width)}  {c.Score,8:F4} {c.LogLoss,8:F4} {c.FeatureSize,8} {c.ModelBytes / 1048576.0,6:F1} {c.PredictMilliseconds,8:F1} {c.ImagesPerSecond,8:F0}{(c.Chosen ? "  <- chosen" : "")}"));
         return sb.ToString().TrimEnd();
     }
 

@@ -8,5 +8,6 @@ namespace MLTransfer.Training;
 /// <param name="FeatureSize">Width of its features.</param>
 /// <param name="ModelBytes">Size of its backbone graph, about what it adds to a model zip.</param>
 /// <param name="PredictMilliseconds">Median time of one image through its backbone graph on this machine.</param>
+/// <param name="ImagesPerSecond">Backbone throughput at extraction's batch size on this machine (decoding excluded).</param>
 /// <param name="Chosen">True for the winner.</param>
-public sealed record BackboneCandidate(string Backbone, double Score, double LogLoss, string ScoredOn, int FeatureSize, long ModelBytes, double PredictMilliseconds, bool Chosen);
+public sealed record BackboneCandidate(string Backbone, double Score, double LogLoss, string ScoredOn, int FeatureSize, long ModelBytes, double PredictMilliseconds, double ImagesPerSecond, bool Chosen);

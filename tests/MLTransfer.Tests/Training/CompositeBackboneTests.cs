@@ -123,7 +123,7 @@ public class CompositeBackboneTests
         Assert.That(candidates.Select(c => c.ScoredOn), Is.All.Contains("training and validation images"), "with a test split, the choice is made on training and validation images, never test");
         Assert.That(model.Metadata.Backbone.Name, Is.EqualTo(chosen.Backbone));
         Assert.That(model.Report.BackboneReason, Does.Contain(chosen.Backbone).And.Contain("highest").Or.Contain("only candidate"));
-        Assert.That(candidates.All(c => c.ModelBytes > 1_000_000 && c.PredictMilliseconds > 0 && c.FeatureSize > 0));
+        Assert.That(candidates.All(c => c.ModelBytes > 1_000_000 && c.PredictMilliseconds > 0 && c.ImagesPerSecond > 0 && c.FeatureSize > 0));
     }
 
     [Test]
