@@ -34,6 +34,7 @@ public static class ServiceLoad
     {
         var latencies = new ConcurrentBag<double>();
         var failures = 0;
+        var completed = 0;
         string? firstError = null;
         var next = -1;
         var clock = Stopwatch.StartNew();
@@ -47,6 +48,7 @@ public static class ServiceLoad
                 using var content = new ByteArrayContent(images[i % images.Count]);
                 content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
                 var start = Stopwatch.GetTimestamp();
+                Interlocked.Increment(ref completed);
                 try
                 {
                     using var response = await client.PostAsync("predict", content, cancellation);
@@ -67,8 +69,7 @@ public static class ServiceLoad
         var elapsed = clock.Elapsed.TotalSeconds;
         var sorted = latencies.Order().ToList();
         double Percentile(double p) => sorted.Count == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
-        var done = sorted.Count;
-        return new ServiceFigures(clients, done, failures, done - failures, (done - failures) / elapsed, Percentile(0.5), Percentile(0.99), firstError);
+        return new ServiceFigures(clients, completed, failures, completed - failures, (completed - failures) / elapsed, Percentile(0.5), Percentile(0.99), firstError);
     }
 
     /// <summary>One line for the text report.</summary>
