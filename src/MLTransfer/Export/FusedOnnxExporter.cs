@@ -41,9 +41,9 @@ public static class FusedOnnxExporter
     }
 
     /// <summary>
-    /// Builds the fused model from graphs already read from <paramref name="modelZip"/> (and verified), taking a
-    /// linear head's weights from <paramref name="loaded"/>, the zip's ML.NET chain, when the caller has it
-    /// loaded (the zip is then not loaded a second time).
+    /// Builds the fused model from graphs read from <paramref name="modelZip"/> for this call (the backbone among
+    /// them becomes the fused model), taking a linear head's weights from <paramref name="loaded"/>, the zip's
+    /// ML.NET chain, when the caller has it loaded (the zip is then not loaded a second time).
     /// </summary>
     internal static ModelProto Build(string modelZip, IReadOnlyList<ModelProto> graphs, ModelMetadata? metadata, ITransformer? loaded)
     {
@@ -60,13 +60,18 @@ public static class FusedOnnxExporter
             var (layers, classNames) = ReadLinearHead(modelZip, metadata, loaded);
             headModel = OnnxHeadExporter.BuildModel(layers, 1f, classNames, "lbfgs-maximum-entropy");
         }
-        return Fuse(backbone, headModel, metadata);
+        // The graphs were read for this call only, so the backbone's weights are not copied again.
+        return Fuse(backbone, headModel, metadata, inPlace: true);
     }
 
     /// <summary>Appends the head's nodes to the backbone graph and makes the probabilities the only output.</summary>
-    internal static ModelProto Fuse(ModelProto backbone, ModelProto head, ModelMetadata? metadata = null)
+    /// <param name="backbone">The backbone graph; changed in place (and returned) when <paramref name="inPlace"/>.</param>
+    /// <param name="head">The head graph.</param>
+    /// <param name="metadata">The zip's metadata, copied into the fused model's properties.</param>
+    /// <param name="inPlace">Whether the caller's backbone may become the fused model (it was read just for this), saving a copy of its weights.</param>
+    internal static ModelProto Fuse(ModelProto backbone, ModelProto head, ModelMetadata? metadata = null, bool inPlace = false)
     {
-        var fused = backbone.Clone();
+        var fused = inPlace ? backbone : backbone.Clone();
         var graph = fused.Graph;
         var taken = new OnnxGraphIndex(graph).AllNames();
         var clash = head.Graph.Node.SelectMany(n => n.Output).Concat(head.Graph.Initializer.Select(t => t.Name)).FirstOrDefault(taken.Contains);

@@ -24,6 +24,10 @@ internal sealed class FusedScorer : IDisposable
     private readonly RunOptions _run = new();
     private readonly bool _bgr;
     private int _disposed;
+    private int _released;
+    // Calls inside ONNX Runtime: the session is freed only after the last one, so a Dispose that races a
+    // call cannot pull native memory from under it.
+    private int _active;
 
     /// <summary>Creates the session for a fused graph.</summary>
     /// <param name="onnx">The fused model.</param>
@@ -110,6 +114,21 @@ internal sealed class FusedScorer : IDisposable
 
     private float[][] Run(float[][] images)
     {
+        Interlocked.Increment(ref _active);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            return RunSession(images);
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _active) == 0 && Volatile.Read(ref _disposed) != 0)
+                Release();
+        }
+    }
+
+    private float[][] RunSession(float[][] images)
+    {
         var n = images.Length;
         var length = InputLength;
         float[]? joined = null;
@@ -144,10 +163,16 @@ internal sealed class FusedScorer : IDisposable
         }
     }
 
-    /// <summary>Releases the session.</summary>
+    /// <summary>Releases the session, at once or when the calls still running have returned.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0 && Volatile.Read(ref _active) == 0)
+            Release();
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
             return;
         _session.Dispose();
         _run.Dispose();

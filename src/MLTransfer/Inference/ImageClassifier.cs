@@ -83,6 +83,11 @@ public sealed class ImageClassifier : IDisposable
             throw new MLTransferException($"ONNX Runtime could not load the model's graph: {e.Message.Split('\n')[0]}", modelPath,
                 "The zip's backbone or head is damaged or uses operators this ONNX Runtime lacks; retrain it or copy it again", e);
         }
+        // A load leaves several copies of the graphs (zip entries, parsed and fused protobufs, the fused bytes)
+        // on the large-object heap: tens of MB for MobileNet, hundreds for ResNet-50. They would wait for the
+        // next full collection, which in a quiet server may not come for a long time; loads are rare, so collect now.
+        fused = [];
+        GC.Collect();
         var classifier = new ImageClassifier(scorer, metadata, decode ?? ImageDecodeOptions.Default, decodeBudget);
         try
         {

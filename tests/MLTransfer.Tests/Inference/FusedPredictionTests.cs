@@ -81,4 +81,44 @@ public class FusedPredictionTests
             Assert.That(viaPath[i], Is.EqualTo(expected[i]).Within(1e-5f), $"Predict(path), {files[i]}");
         }
     }
+
+    [Test, CancelAfter(60_000)]
+    public void DisposeDuringConcurrentCalls_EachCallAnswersOrSaysDisposed_NothingCrashes()
+    {
+        var classifier = ImageClassifier.Load(ServiceModels.First);
+        var d = classifier.Metadata.Backbone;
+        var image = ImageDecoder.DecodeFile(Flowers(5)[0], d.InputWidth, d.InputHeight, d.ResizeMode);
+        var answered = 0;
+        var refused = 0;
+        var others = new System.Collections.Concurrent.ConcurrentBag<Exception>();
+        using var started = new CountdownEvent(4);
+        var threads = Enumerable.Range(0, 4).Select(_ => new Thread(() =>
+        {
+            started.Signal();
+            for (var i = 0; i < 200; i++)
+            {
+                try
+                {
+                    classifier.Score(image);
+                    Interlocked.Increment(ref answered);
+                }
+                catch (ObjectDisposedException)
+                {
+                    Interlocked.Increment(ref refused);
+                }
+                catch (Exception e)
+                {
+                    others.Add(e);
+                }
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        started.Wait();
+        Thread.Sleep(50);
+        classifier.Dispose();
+        threads.ForEach(t => t.Join());
+        Assert.That(others, Is.Empty, others.FirstOrDefault()?.ToString());
+        Assert.That(answered + refused, Is.EqualTo(800));
+        Assert.That(refused, Is.GreaterThan(0), "calls after Dispose are refused");
+    }
 }
