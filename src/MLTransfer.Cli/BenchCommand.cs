@@ -21,10 +21,24 @@ internal static class BenchCommand
         var compareRandom = new Option<bool>("--compare-random") { Description = "Also train on a random-weight copy of the backbone and compare accuracy" };
         var seed = new Option<int>("--seed") { Description = "Seed of the split, trainer, synthetic crops and random weights", DefaultValueFactory = _ => 42 }.Range(int.MinValue, int.MaxValue);
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };
+        var service = new Option<Uri>("--service")
+        {
+            Description = "Instead of the figures above, load a running prediction service at this address (e.g. http://127.0.0.1:5000) with the dataset's images",
+            CustomParser = r =>
+            {
+                var text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : "";
+                if (Uri.TryCreate(text, UriKind.Absolute, out var u) && (u.Scheme == Uri.UriSchemeHttp || u.Scheme == Uri.UriSchemeHttps))
+                    return new Uri(u.ToString().TrimEnd('/') + "/");
+                r.AddError($"--service must be an http:// or https:// address, got '{text}'");
+                return null;
+            },
+        };
+        var serviceClients = new Option<int>("--service-clients") { Description = "Concurrent clients of --service", DefaultValueFactory = _ => 16 }.Range(1, 1024);
+        var serviceRequests = new Option<int>("--service-requests") { Description = "Requests of --service measured (after a warm-up of a tenth)", DefaultValueFactory = _ => 5000 }.Range(1, 10_000_000);
         var backbone = BackboneOptions.Create();
         var command = new Command("bench", "Measure decode, backbone, extraction, training and prediction speed and peak memory on a dataset")
         {
-            data, batchSize, seconds, decodeSamples, predictSamples, copies, sources, compareRandom, seed, json,
+            data, batchSize, seconds, decodeSamples, predictSamples, copies, sources, compareRandom, seed, json, service, serviceClients, serviceRequests,
         };
         backbone.AddTo(command);
         command.SetAction(parse =>
@@ -32,6 +46,19 @@ internal static class BenchCommand
             var asJson = parse.GetValue(json);
             return CommandRunner.Run(asJson, () =>
             {
+                if (parse.GetValue(service) is { } address)
+                {
+                    var images = Data.DatasetLoader.Load(parse.GetValue(data)!).Images.Select(i => i.Path).Distinct()
+                        .Take(parse.GetValue(decodeSamples)).Select(File.ReadAllBytes).ToList();
+                    if (images.Count == 0)
+                        throw new MLTransferException("The dataset holds no images", parse.GetValue(data), "Point --data at a folder with one sub-folder of images per class");
+                    var figures = ServiceLoad.Run(address, images, parse.GetValue(serviceClients), parse.GetValue(serviceRequests), TimeSpan.FromMinutes(10));
+                    if (asJson)
+                        CommandRunner.WriteJson(figures);
+                    else
+                        Console.WriteLine($"Service {address}: {ServiceLoad.Describe(figures)}{(figures.FirstError is { } error ? $"; first failure: {error}" : "")}");
+                    return figures.Failures == 0 ? ExitCodes.Success : ExitCodes.Failure;
+                }
                 var report = Benchmark.Run(new BenchmarkOptions
                 {
                     DataPath = parse.GetValue(data)!,

@@ -1,8 +1,14 @@
+using Microsoft.Extensions.Options;
 using MLTransfer;
 using MLTransfer.Service;
 
-// Exit codes: 0 stopped normally, 2 could not start (bad option, model that does not load or fails its
-// test prediction, address in use), 1 failed while running.
+// Exit codes: 0 stopped normally (or --help), 2 could not start (bad option, model that does not load or
+// fails its test prediction, address in use), 1 failed while running.
+if (args.Any(a => a is "--help" or "-h" or "-?"))
+{
+    Console.Out.Write(ServiceOptions.Help());
+    return 0;
+}
 var debug = Environment.GetEnvironmentVariable("MLTRANSFER_DEBUG") == "1";
 WebApplication app;
 try
@@ -33,6 +39,7 @@ static int Fail(Exception e, int exitCode)
     var message = e switch
     {
         MLTransferException => e.Message,
+        OptionsValidationException v => string.Join("; ", v.Failures),
         IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException } =>
             $"{e.Message} Stop the program that listens there, or pass another address with --urls",
         _ => $"{e.GetType().Name}: {e.Message} (set MLTRANSFER_DEBUG=1 for the stack trace)",

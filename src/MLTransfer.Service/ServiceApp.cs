@@ -2,8 +2,10 @@ using System.Diagnostics;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 using MLTransfer.Images;
 using MLTransfer.Inference.Hosting;
+using Scalar.AspNetCore;
 
 namespace MLTransfer.Service;
 
@@ -14,13 +16,27 @@ namespace MLTransfer.Service;
 public static class ServiceApp
 {
     /// <summary>Builds the app (the model is loaded here, so a bad model fails before listening).</summary>
-    /// <param name="args">Command line: <c>--model</c>, <c>--urls</c>, <c>--max-image-bytes</c>, <c>--max-image-pixels</c>, <c>--max-batch-files</c>,
-    /// <c>--decode-budget-mb</c>, <c>--top-k</c>, <c>--reload-debounce-ms</c>, <c>--expose-paths</c>.</param>
-    /// <exception cref="MLTransferException">No model given, a malformed option, or a model that does not load.</exception>
+    /// <param name="args">Command line: the switches of <see cref="ServiceOptions.Settings"/>, <c>--urls</c>, and any ASP.NET Core configuration key.</param>
+    /// <exception cref="MLTransferException">A malformed option, or a model that does not load.</exception>
+    /// <exception cref="OptionsValidationException">An option out of range, or no model given.</exception>
     public static WebApplication Build(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
-        var options = ServiceOptions.From(builder.Configuration);
+        // After the host's own sources, so the command line wins over appsettings.json and the environment.
+        builder.Configuration.AddCommandLine(args, ServiceOptions.SwitchMappings());
+        ServiceOptions.CheckSyntax(builder.Configuration);
+        builder.Services.AddOptions<ServiceOptions>()
+            .BindConfiguration(ServiceOptions.Section)
+            .PostConfigure(o =>
+            {
+                if (string.IsNullOrWhiteSpace(o.ModelPath))
+                    o.ModelPath = Environment.GetEnvironmentVariable("MLTRANSFER_MODEL") ?? "";
+            })
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ServiceOptions>, ServiceOptionsValidator>();
+        // Handlers and the health check take the validated values directly.
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<ServiceOptions>>().Value);
+
         // One log line per request would cost more than a prediction's bookkeeping; errors still show.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         // A failed start (e.g. address in use) is reported by Program in one line; the host would also log it
@@ -28,15 +44,15 @@ public static class ServiceApp
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         // The reloader logs a failed reload once; the health service would warn again at every readiness probe.
         builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Error);
-        builder.Services.AddSingleton(options);
-        builder.Services.AddImageClassifier(o =>
+        builder.Services.AddImageClassifier(_ => { });
+        builder.Services.AddOptions<ImageClassifierOptions>().Configure<ServiceOptions>((o, options) =>
         {
             o.ModelPath = options.ModelPath;
             o.ReloadDebounce = options.ReloadDebounce;
             o.DecodeBudgetBytes = options.DecodeBudgetBytes;
             o.Decode = new ImageDecodeOptions { MaxPixels = options.MaxImagePixels };
         });
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxBatchRequestBytes);
+        builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>().Configure<ServiceOptions>((k, options) => k.Limits.MaxRequestBodySize = options.MaxBatchRequestBytes);
         builder.Services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [ModelHealthCheck.ReadyTag]);
         builder.Services.ConfigureHttpJsonOptions(j =>
         {
@@ -45,29 +61,48 @@ public static class ServiceApp
         });
         builder.Services.AddProblemDetails(p => p.CustomizeProblemDetails = c =>
         {
-            // Clients get a status and a reason, never internals.
+            // Clients get a status, a reason and the trace id (to quote when reporting), never internals.
             c.ProblemDetails.Extensions.Remove("exception");
-            c.ProblemDetails.Extensions.Remove("traceId");
+            c.ProblemDetails.Extensions["traceId"] = Activity.Current?.Id ?? c.HttpContext.TraceIdentifier;
         });
+        builder.Services.AddOpenApi(ServiceOpenApi.Configure);
+        if (builder.Configuration.GetSection(ServiceOptions.Section)[nameof(ServiceOptions.OtlpEndpoint)] is { Length: > 0 })
+            ServiceTelemetry.AddOtlpExporter(builder.Services);
 
         var app = builder.Build();
-        // Load now: a missing or broken model stops startup instead of failing the first request.
+        // Load now: a missing or broken model (or a bad option) stops startup instead of failing the first request.
         app.Services.GetRequiredService<ReloadingImageClassifier>();
+        var options = app.Services.GetRequiredService<ServiceOptions>();
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
 
-        app.MapGet("/", () => Results.Stream(Resource("index.html"), "text/html; charset=utf-8"));
-        app.MapGet("/sample.jpg", () => Results.Stream(Resource("sample.jpg"), "image/jpeg"));
+        app.MapGet("/", () => Results.Stream(Resource("index.html"), "text/html; charset=utf-8")).ExcludeFromDescription();
+        app.MapGet("/sample.jpg", () => Results.Stream(Resource("sample.jpg"), "image/jpeg")).ExcludeFromDescription();
+        app.MapOpenApi();
+        app.MapScalarApiReference(s => s.WithTitle("MLTransfer prediction service"));
         // Liveness runs no check: the process answers. Readiness (and /healthz, which clients already poll)
         // is the model check, 200 while Healthy or Degraded and 503 when Unhealthy.
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = ModelHealthCheck.WriteJson });
         var ready = new HealthCheckOptions { Predicate = c => c.Tags.Contains(ModelHealthCheck.ReadyTag), ResponseWriter = ModelHealthCheck.WriteJson };
         app.MapHealthChecks("/healthz/ready", ready);
         app.MapHealthChecks("/healthz", ready);
-        app.MapGet("/model", (ReloadingImageClassifier c) => ModelInfoDto.From(c, options.ExposePaths));
-        app.MapPost("/predict", Predict).DisableAntiforgery();
-        app.MapPost("/predict/batch", PredictBatch).DisableAntiforgery();
+        app.MapGet("/model", (ReloadingImageClassifier c) => ModelInfoDto.From(c, options.ExposePaths))
+            .WithName("GetModel").WithSummary("The served model: version, metadata, metrics, reload status")
+            .Produces<ModelInfoDto>();
+        app.MapPost("/predict", Predict).DisableAntiforgery()
+            .WithName("Predict").WithSummary("Classify one image (a multipart file field, or the raw body)")
+            .Produces<PredictionDto>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        app.MapPost("/predict/batch", PredictBatch).DisableAntiforgery()
+            .WithName("PredictBatch").WithSummary("Classify several images (file fields of one multipart form), all by the same model")
+            .Produces<BatchDto>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         return app;
     }
 
@@ -113,7 +148,7 @@ public static class ServiceApp
         var clock = Stopwatch.StartNew();
         try
         {
-            var served = classifier.Predict(image, topK ?? options.DefaultTopK);
+            var served = classifier.Predict(image, topK ?? options.TopK);
             return Results.Ok(ToDto(served.Prediction, served.Model, fileName, clock));
         }
         catch (ImageDecodeException e)
@@ -160,7 +195,7 @@ public static class ServiceApp
         }
 
         // One lease for the whole batch: all files are answered by the same model even during a reload.
-        var k = topK ?? options.DefaultTopK;
+        var k = topK ?? options.TopK;
         var batch = classifier.Use((c, model) => new BatchDto(ModelVersionDto.From(model), payloads.Select(p =>
         {
             if (p.Bytes is null)
@@ -168,7 +203,8 @@ public static class ServiceApp
             var clock = Stopwatch.StartNew();
             try
             {
-                return new BatchItemDto(p.Name, 200, ToDto(c.Predict(p.Bytes, k), model, p.Name, clock), null);
+                var served = classifier.Measured(() => new ServedPrediction(c.Predict(p.Bytes, k), model));
+                return new BatchItemDto(p.Name, 200, ToDto(served.Prediction, model, p.Name, clock), null);
             }
             catch (ImageDecodeException e)
             {

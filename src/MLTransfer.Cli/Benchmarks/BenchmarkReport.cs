@@ -43,8 +43,8 @@ public sealed record DecodeFigures(int Samples, double SingleThreadImagesPerSeco
 /// <param name="ImagesPerSecond">Throughput.</param>
 /// <param name="MedianMillisecondsPerCall">Median time of one call.</param>
 /// <param name="Spinning">
-/// Measured with ONNX Runtime's default spinning worker threads (the fastest single call, and what ML.NET's
-/// ApplyOnnxModel uses at prediction) rather than the extraction session's blocking ones.
+/// Measured with ONNX Runtime's default spinning worker threads (the fastest single call, and what prediction
+/// uses) rather than the extraction session's blocking ones.
 /// </param>
 public sealed record ForwardFigure(int BatchSize, double ImagesPerSecond, double MedianMillisecondsPerCall, bool Spinning = false);
 
@@ -70,7 +70,7 @@ public sealed record TrainingFigures(double ColdSeconds, int ColdExtracted, doub
 /// <param name="P50Milliseconds">Median of <c>ImageClassifier.Predict(path)</c>.</param>
 /// <param name="P99Milliseconds">99th percentile.</param>
 /// <param name="DecodeP50Milliseconds">Median of the decode step alone.</param>
-/// <param name="ModelP50Milliseconds">Median of the ML.NET model step alone (<c>ImageClassifier.Score</c>).</param>
+/// <param name="ModelP50Milliseconds">Median of the model step alone (<c>ImageClassifier.Score</c>: pixel planes and one ONNX Runtime call on the fused graph).</param>
 /// <param name="RatioToForwardBatch1">Predict median divided by the raw batch-1 forward median.</param>
 public sealed record PredictFigures(int Samples, double P50Milliseconds, double P99Milliseconds, double DecodeP50Milliseconds, double ModelP50Milliseconds, double RatioToForwardBatch1);
 

@@ -37,7 +37,16 @@ public static class FusedOnnxExporter
         var metadata = ModelZipReader.LooksLikeModelZip(modelZip) ? ModelZipReader.Verify(modelZip) : null;
         if (metadata is null)
             ModelZipReader.VerifyChecksums(modelZip);
-        var graphs = ModelZipReader.ReadEmbeddedGraphs(modelZip);
+        return OnnxModelIO.Serialize(Build(modelZip, ModelZipReader.ReadEmbeddedGraphs(modelZip), metadata, loaded: null));
+    }
+
+    /// <summary>
+    /// Builds the fused model from graphs read from <paramref name="modelZip"/> for this call (the backbone among
+    /// them becomes the fused model), taking a linear head's weights from <paramref name="loaded"/>, the zip's
+    /// ML.NET chain, when the caller has it loaded (the zip is then not loaded a second time).
+    /// </summary>
+    internal static ModelProto Build(string modelZip, IReadOnlyList<ModelProto> graphs, ModelMetadata? metadata, ITransformer? loaded)
+    {
         var backbone = graphs.FirstOrDefault(g => g.Graph.Input.Any(i => i.Name == PreparedBackbone.InputName))
             ?? throw new MLTransferException("The zip contains no MLTransfer backbone graph", modelZip, "Export a model trained by MLTransfer");
         var head = graphs.FirstOrDefault(g => g.MetadataProps.Any(p => p.Key == OnnxHeadExporter.HeadMetadataKey));
@@ -48,16 +57,21 @@ public static class FusedOnnxExporter
         }
         else
         {
-            var (layers, classNames) = ReadLinearHead(modelZip, metadata);
+            var (layers, classNames) = ReadLinearHead(modelZip, metadata, loaded);
             headModel = OnnxHeadExporter.BuildModel(layers, 1f, classNames, "lbfgs-maximum-entropy");
         }
-        return OnnxModelIO.Serialize(Fuse(backbone, headModel, metadata));
+        // The graphs were read for this call only, so the backbone's weights are not copied again.
+        return Fuse(backbone, headModel, metadata, inPlace: true);
     }
 
     /// <summary>Appends the head's nodes to the backbone graph and makes the probabilities the only output.</summary>
-    internal static ModelProto Fuse(ModelProto backbone, ModelProto head, ModelMetadata? metadata = null)
+    /// <param name="backbone">The backbone graph; changed in place (and returned) when <paramref name="inPlace"/>.</param>
+    /// <param name="head">The head graph.</param>
+    /// <param name="metadata">The zip's metadata, copied into the fused model's properties.</param>
+    /// <param name="inPlace">Whether the caller's backbone may become the fused model (it was read just for this), saving a copy of its weights.</param>
+    internal static ModelProto Fuse(ModelProto backbone, ModelProto head, ModelMetadata? metadata = null, bool inPlace = false)
     {
-        var fused = backbone.Clone();
+        var fused = inPlace ? backbone : backbone.Clone();
         var graph = fused.Graph;
         var taken = new OnnxGraphIndex(graph).AllNames();
         var clash = head.Graph.Node.SelectMany(n => n.Output).Concat(head.Graph.Initializer.Select(t => t.Name)).FirstOrDefault(taken.Contains);
@@ -100,12 +114,27 @@ public static class FusedOnnxExporter
         return fused;
     }
 
-    private static (IReadOnlyList<DenseLayer> Layers, IReadOnlyList<string> ClassNames) ReadLinearHead(string modelZip, ModelMetadata? metadata)
+    private static (IReadOnlyList<DenseLayer> Layers, IReadOnlyList<string> ClassNames) ReadLinearHead(string modelZip, ModelMetadata? metadata, ITransformer? loaded)
     {
+        if (loaded is not null)
+            return LinearHeadOf(modelZip, metadata, loaded);
         var ml = ProcessTemp.NewMLContext();
         ITransformer model;
         using (var stream = File.OpenRead(modelZip))
             model = ml.Model.Load(stream, out _);
+        try
+        {
+            return LinearHeadOf(modelZip, metadata, model);
+        }
+        finally
+        {
+            // Frees ML.NET's temporary copy of the backbone and its ONNX Runtime session.
+            (model as IDisposable)?.Dispose();
+        }
+    }
+
+    private static (IReadOnlyList<DenseLayer> Layers, IReadOnlyList<string> ClassNames) LinearHeadOf(string modelZip, ModelMetadata? metadata, ITransformer model)
+    {
         var linear = Flatten(model).OfType<MulticlassPredictionTransformer<MaximumEntropyModelParameters>>().FirstOrDefault()
             ?? throw new MLTransferException("The zip has neither an ONNX head nor a maximum-entropy (L-BFGS) head", modelZip,
                 "Export models trained with the default head or with TransferImageClassification");

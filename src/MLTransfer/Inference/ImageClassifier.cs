@@ -1,7 +1,7 @@
-using System.Collections.Concurrent;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
+using MLTransfer.Backbones.Onnx;
 using MLTransfer.Export;
 using MLTransfer.Images;
 using MLTransfer.Inference.Hosting;
@@ -9,8 +9,9 @@ using MLTransfer.Inference.Hosting;
 namespace MLTransfer.Inference;
 
 /// <summary>
-/// Loads a model zip and predicts. Safe to call from many threads at once: ML.NET's PredictionEngine is
-/// not thread-safe, so each call borrows one from a pool and returns it.
+/// Loads a model zip and predicts. Safe to call from many threads at once: predictions run the zip's fused
+/// graph (backbone, head and softmax in one ONNX graph, as <c>mltransfer export</c> writes it) in one ONNX
+/// Runtime session.
 /// </summary>
 /// <example>
 /// <code>
@@ -28,30 +29,16 @@ public sealed class ImageClassifier : IDisposable
         public MLImage? Image { get; set; }
     }
 
-    private sealed class Output
-    {
-        public float[] Score { get; set; } = [];
-    }
-
-    private readonly MLContext _ml;
-    private readonly ITransformer _model;
-    private readonly SchemaDefinition _inputSchema;
-    private readonly ConcurrentBag<PredictionEngine<Input, Output>> _pool = new();
+    private readonly FusedScorer _scorer;
     private readonly ImageDecodeOptions _decode;
     private readonly DecodeBudget? _budget;
-    private int _disposed;
 
-    private ImageClassifier(MLContext ml, ITransformer model, ModelMetadata metadata, ImageDecodeOptions decode, DecodeBudget? budget)
+    private ImageClassifier(FusedScorer scorer, ModelMetadata metadata, ImageDecodeOptions decode, DecodeBudget? budget)
     {
-        _ml = ml;
-        _model = model;
+        _scorer = scorer;
         Metadata = metadata;
         _decode = decode;
         _budget = budget;
-        _inputSchema = SchemaDefinition.Create(typeof(Input));
-        // ML.NET only builds getters for image types registered for MLImage; register this size first.
-        new ImageTypeAttribute(metadata.Backbone.InputHeight, metadata.Backbone.InputWidth).Register();
-        _inputSchema[nameof(Input.Image)].ColumnType = new ImageDataViewType(metadata.Backbone.InputHeight, metadata.Backbone.InputWidth);
     }
 
     /// <summary>What the model is: classes, backbone, training facts and metrics.</summary>
@@ -72,14 +59,38 @@ public sealed class ImageClassifier : IDisposable
     /// a prediction whose decode does not fit throws <see cref="DecodeBudgetExceededException"/>.
     /// </param>
     /// <exception cref="MLTransferException">Missing, damaged, truncated, altered or incompatible model file.</exception>
-    public static ImageClassifier Load(string modelPath, ImageDecodeOptions? decode = null, DecodeBudget? decodeBudget = null)
+    public static ImageClassifier Load(string modelPath, ImageDecodeOptions? decode = null, DecodeBudget? decodeBudget = null) =>
+        Load(modelPath, decode, decodeBudget, serving: false);
+
+    /// <summary>Loads a model zip; <paramref name="serving"/> tunes ONNX Runtime for concurrent calls rather than lone ones.</summary>
+    internal static ImageClassifier Load(string modelPath, ImageDecodeOptions? decode, DecodeBudget? decodeBudget, bool serving)
     {
-        var ml = ProcessTemp.NewMLContext();
-        var (model, metadata) = ModelPackage.Load(ml, modelPath);
-        var classifier = new ImageClassifier(ml, model, metadata, decode ?? ImageDecodeOptions.Default, decodeBudget);
+        var before = FileStamp.Of(modelPath);
+        var (fused, metadata) = BuildFusedGraph(modelPath);
+        // The chain and the graphs are two reads of the file; a writer in between could pair one model's head
+        // with another's backbone.
+        if (FileStamp.Of(modelPath) != before)
+            throw new MLTransferException("The model file changed while it was being loaded", modelPath, "Load it again once it is completely written");
+        FusedScorer scorer;
         try
         {
-            classifier.CheckChain(modelPath);
+            scorer = new FusedScorer(fused, metadata.Backbone.InputWidth, metadata.Backbone.InputHeight, metadata.ClassNames.Count, metadata.Backbone.ChannelOrder,
+                // Spinning threads make a lone call about 20% faster and a busy server's calls slower (docs/design-notes.md).
+                allowSpinning: !serving);
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            throw new MLTransferException($"ONNX Runtime could not load the model's graph: {e.Message.Split('\n')[0]}", modelPath,
+                "The zip's backbone or head is damaged or uses operators this ONNX Runtime lacks; retrain it or copy it again", e);
+        }
+        // A load leaves several copies of the graphs (zip entries, parsed and fused protobufs, the fused bytes)
+        // on the large-object heap: tens of MB for MobileNet, hundreds for ResNet-50. They would wait for the
+        // next full collection, which in a quiet server may not come for a long time; loads are rare, so collect now.
+        fused = [];
+        GC.Collect();
+        var classifier = new ImageClassifier(scorer, metadata, decode ?? ImageDecodeOptions.Default, decodeBudget);
+        try
+        {
             ModelProbe.Check(classifier, decode, modelPath);
             return classifier;
         }
@@ -90,13 +101,35 @@ public sealed class ImageClassifier : IDisposable
         }
     }
 
-    /// <summary>The chain must take our image column and score exactly the metadata's classes, in its order.</summary>
-    private void CheckChain(string path)
+    /// <summary>
+    /// Loads the zip with ML.NET to verify it (the chain must score exactly the metadata's classes), then fuses
+    /// its backbone and head into one graph. The ML.NET chain is released: predictions never run it.
+    /// </summary>
+    private static (byte[] Fused, ModelMetadata Metadata) BuildFusedGraph(string path)
     {
+        var ml = ProcessTemp.NewMLContext();
+        var (model, metadata) = ModelPackage.Load(ml, path);
+        try
+        {
+            CheckChain(ml, model, metadata, path);
+            var graphs = ModelZipReader.ReadEmbeddedGraphs(path);
+            return (OnnxModelIO.Serialize(FusedOnnxExporter.Build(path, graphs, metadata, model)), metadata);
+        }
+        finally
+        {
+            // Frees ML.NET's ONNX Runtime session of the backbone and its temporary copy of the graph.
+            (model as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>The chain must take our image column and score exactly the metadata's classes, in its order.</summary>
+    private static void CheckChain(MLContext ml, ITransformer model, ModelMetadata metadata, string path)
+    {
+        var classNames = metadata.ClassNames;
         DataViewSchema output;
         try
         {
-            output = _model.GetOutputSchema(InputSchema());
+            output = model.GetOutputSchema(InputSchema(ml, metadata.Backbone.InputWidth, metadata.Backbone.InputHeight));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -106,18 +139,25 @@ public sealed class ImageClassifier : IDisposable
         var score = output.GetColumnOrNull("Score");
         if (score is not { Type: VectorDataViewType { Size: var width } vector } || vector.ItemType != NumberDataViewType.Single)
             throw Mismatch(path, "its chain has no 'Score' column of class probabilities");
-        if (width != ClassNames.Count)
-            throw Mismatch(path, $"its chain scores {width} classes but the metadata names {ClassNames.Count}");
+        if (width != classNames.Count)
+            throw Mismatch(path, $"its chain scores {width} classes but the metadata names {classNames.Count}");
         if (!score.Value.HasSlotNames())
             throw Mismatch(path, "its chain does not name the classes it scores");
         VBuffer<ReadOnlyMemory<char>> names = default;
         score.Value.GetSlotNames(ref names);
         var chainNames = names.DenseValues().Select(n => n.ToString()).ToList();
-        if (!chainNames.SequenceEqual(ClassNames, StringComparer.Ordinal))
-            throw Mismatch(path, $"the metadata names the classes {Quote(ClassNames)} but the chain scores {Quote(chainNames)}");
+        if (!chainNames.SequenceEqual(classNames, StringComparer.Ordinal))
+            throw Mismatch(path, $"the metadata names the classes {Quote(classNames)} but the chain scores {Quote(chainNames)}");
     }
 
-    private DataViewSchema InputSchema() => _ml.Data.LoadFromEnumerable(Array.Empty<Input>(), _inputSchema).Schema;
+    private static DataViewSchema InputSchema(MLContext ml, int width, int height)
+    {
+        var schema = SchemaDefinition.Create(typeof(Input));
+        // ML.NET only builds getters for image types registered for MLImage; register this size first.
+        new ImageTypeAttribute(height, width).Register();
+        schema[nameof(Input.Image)].ColumnType = new ImageDataViewType(height, width);
+        return ml.Data.LoadFromEnumerable(Array.Empty<Input>(), schema).Schema;
+    }
 
     private static string Quote(IEnumerable<string> names)
     {
@@ -163,29 +203,15 @@ public sealed class ImageClassifier : IDisposable
     }
 
     /// <summary>Class probabilities for an image already decoded and sized by <see cref="ImageDecoder"/>.</summary>
-    internal float[] Score(DecodedImage image)
-    {
-        ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        if (!_pool.TryTake(out var engine))
-            engine = _ml.Model.CreatePredictionEngine<Input, Output>(_model, inputSchemaDefinition: _inputSchema);
-        try
-        {
-            using var mlImage = image.ToMLImage();
-            return engine.Predict(new Input { Image = mlImage }).Score.ToArray();
-        }
-        finally
-        {
-            // An engine in use while Dispose ran would otherwise sit in the pool undisposed.
-            if (Volatile.Read(ref _disposed) != 0)
-                engine.Dispose();
-            else
-                _pool.Add(engine);
-        }
-    }
+    internal float[] Score(DecodedImage image) => _scorer.Score(image);
 
-    private ImagePrediction Predict(DecodedImage image, int topK)
+    /// <summary>Class probabilities for several decoded images, run together.</summary>
+    internal float[][] ScoreBatch(IReadOnlyList<DecodedImage> images) => _scorer.Score(images);
+
+    private ImagePrediction Predict(DecodedImage image, int topK) => Rank(Score(image), topK);
+
+    private ImagePrediction Rank(float[] scores, int topK)
     {
-        var scores = Score(image);
         var all = scores.Select((p, i) => new ClassProbability(ClassNames[i], p)).ToArray();
         // OrderByDescending is stable: equal probabilities keep class order.
         var ranked = all.OrderByDescending(c => c.Probability).ToArray();
@@ -195,13 +221,16 @@ public sealed class ImageClassifier : IDisposable
     private int Width => Metadata.Backbone.InputWidth;
     private int Height => Metadata.Backbone.InputHeight;
 
-    /// <summary>Releases the engines and the model (including ML.NET's temporary copy of the ONNX file).</summary>
-    public void Dispose()
+    /// <summary>Releases the ONNX Runtime session.</summary>
+    public void Dispose() => _scorer.Dispose();
+
+    /// <summary>What identifies a file's content cheaply: its size and last write time.</summary>
+    private readonly record struct FileStamp(long Length, DateTime LastWriteUtc)
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-            return;
-        while (_pool.TryTake(out var engine))
-            engine.Dispose();
-        (_model as IDisposable)?.Dispose();
+        public static FileStamp Of(string path)
+        {
+            var file = new FileInfo(path);
+            return file.Exists ? new FileStamp(file.Length, file.LastWriteTimeUtc) : default;
+        }
     }
 }

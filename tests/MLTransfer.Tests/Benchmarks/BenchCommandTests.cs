@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MLTransfer.Tests.Fixtures;
+using MLTransfer.Tests.Service;
 using NUnit.Framework;
 
 namespace MLTransfer.Tests.Benchmarks;
@@ -50,5 +51,26 @@ public class BenchCommandTests
         var comparison = r.GetProperty("randomComparison");
         Assert.That(comparison.GetProperty("pretrainedAccuracy").GetDouble(), Is.GreaterThan(0));
         Assert.That(comparison.GetProperty("randomAccuracy").GetDouble(), Is.GreaterThanOrEqualTo(0));
+    }
+
+    [Test, CancelAfter(180_000)]
+    public async Task BenchService_LoadsARunningService_AndReportsRequestsPerSecond()
+    {
+        await using var host = await ServiceHost.StartAsync(ServiceModels.CopyToFreshFolder(ServiceModels.First));
+        // The CLI runs as a child process; the service answers on this process's thread pool meanwhile.
+        var result = await Task.Run(() => CliRunner.Run(["bench", "--data", ServiceModels.SamplesDir, "--service", host.Address.ToString(),
+            "--service-clients", "4", "--service-requests", "40", "--decode-samples", "8", "--json"], TimeSpan.FromMinutes(2)));
+        Assert.That(result.ExitCode, Is.Zero, result.StdErr);
+        var r = JsonDocument.Parse(result.StdOut).RootElement;
+        Assert.That(r.GetProperty("clients").GetInt32(), Is.EqualTo(4));
+        Assert.That(r.GetProperty("requests").GetInt32(), Is.EqualTo(40));
+        Assert.That(r.GetProperty("ok").GetInt32(), Is.EqualTo(40));
+        Assert.That(r.GetProperty("failures").GetInt32(), Is.Zero);
+        foreach (var field in new[] { "requestsPerSecond", "p50Milliseconds", "p99Milliseconds" })
+            Assert.That(r.GetProperty(field).GetDouble(), Is.GreaterThan(0), field);
+
+        var closed = CliRunner.Run(["bench", "--data", ServiceModels.SamplesDir, "--service", "http://127.0.0.1:1", "--service-requests", "5"], TimeSpan.FromMinutes(2));
+        Assert.That(closed.ExitCode, Is.EqualTo(1), closed.StdOut + closed.StdErr);
+        Assert.That(closed.StdErr, Does.Contain("answered none").And.Contain("Start it first").And.Not.Contain("   at "));
     }
 }

@@ -183,8 +183,8 @@ public class TrainedCorpusTests
             .Select(File.ReadAllBytes).ToArray();
         var reference = inputs.Select(b => _classifier.Predict(b).Probabilities.Select(p => p.Probability).ToArray()).ToArray();
 
-        // Warm-up: 32 concurrent callers grow the engine pool to 32 PredictionEngines, a one-off cost that
-        // is reported but is not a leak; growth is measured from after it.
+        // Warm-up: 32 concurrent callers grow ONNX Runtime's arena and the malloc arenas of 32 threads, a
+        // one-off cost that is reported but is not a leak; growth is measured from after it.
         var rssBeforePool = RssMb();
         var (_, warmErrors, _) = Hammer(inputs, reference, threads, 4 * threads);
         Assert.That(warmErrors, Is.Empty, warmErrors.FirstOrDefault()?.ToString());

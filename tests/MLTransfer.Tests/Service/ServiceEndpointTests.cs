@@ -65,6 +65,8 @@ public class ServiceEndpointTests
         var json = JsonDocument.Parse(text).RootElement;
         Assert.That(json.GetProperty("status").GetInt32(), Is.EqualTo((int)status));
         Assert.That(text, Does.Not.Contain("   at ").And.Not.Contain("Exception"), "no internals leak to the client");
+        // The id a client quotes so the request can be found in the server's logs.
+        Assert.That(json.GetProperty("traceId").GetString(), Is.Not.Empty);
         return json;
     }
 

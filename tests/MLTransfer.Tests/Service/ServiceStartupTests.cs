@@ -22,13 +22,20 @@ public class ServiceStartupTests
     [OneTimeTearDown]
     public void DeleteFolder() => Directory.Delete(_dir, true);
 
-    private static (int ExitCode, string StdOut, string StdErr) Run(params string[] args)
+    private static (int ExitCode, string StdOut, string StdErr) Run(params string[] args) => RunIn(null, new Dictionary<string, string>(), args);
+
+    private static (int ExitCode, string StdOut, string StdErr) RunIn(string? folder, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (folder is not null)
+            start.WorkingDirectory = folder;
+        foreach (var (key, value) in environment)
+            start.Environment[key] = value;
         start.ArgumentList.Add(Path.Combine(TestContext.CurrentContext.TestDirectory, "MLTransfer.Service.dll"));
         foreach (var a in args)
             start.ArgumentList.Add(a);
-        start.Environment.Remove("MLTRANSFER_MODEL");
+        if (!environment.ContainsKey("MLTRANSFER_MODEL"))
+            start.Environment.Remove("MLTRANSFER_MODEL");
         start.Environment.Remove("MLTRANSFER_DEBUG");
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -59,6 +66,43 @@ public class ServiceStartupTests
     [TestCase(new[] { "--model", "/nonexistent/m.zip", "--reload-debounce-ms", "-5" }, "--reload-debounce-ms must be a positive whole number", TestName = "Startup_NegativeDebounce_ExitsWithAdvice")]
     [TestCase(new[] { "--model", "/nonexistent/m.zip", "--expose-paths", "yes" }, "--expose-paths must be true or false", TestName = "Startup_BadFlag_ExitsWithAdvice")]
     public void BadConfiguration_Exits2_WithAMessage(string[] args, string message) => AssertRefused(Run(args), message);
+
+    [Test]
+    public void Help_ListsEveryOptionWithItsDefault_AndExits0()
+    {
+        var run = Run("--help");
+        Assert.That(run.ExitCode, Is.Zero, run.StdErr);
+        Assert.That(run.StdErr, Is.Empty);
+        foreach (var expected in new[]
+        {
+            "--model PATH", "--max-image-bytes N", "[8388608]", "--max-image-pixels N", "[100000000]", "--max-batch-files N", "[16]",
+            "--top-k N", "[3]", "--decode-budget-mb N", "[512]", "--reload-debounce-ms N", "[500]", "--expose-paths true|false", "[false]",
+            "--otlp-endpoint URL", "--otlp-interval-ms N", "[10000]", "--urls", "appsettings.json", "Service__MaxImageBytes",
+        })
+            Assert.That(run.StdOut, Does.Contain(expected));
+    }
+
+    [Test]
+    public void BadValue_FromTheEnvironmentOrAppsettings_Exits2_WithOneLine()
+    {
+        AssertRefused(RunIn(null, new Dictionary<string, string> { ["Service__MaxBatchFiles"] = "0" }, "--model", "/nonexistent/m.zip"),
+            "--max-batch-files must be a positive whole number");
+        var folder = Directory.CreateDirectory(Path.Combine(_dir, "appsettings")).FullName;
+        File.WriteAllText(Path.Combine(folder, "appsettings.json"), """{ "Service": { "TopK": 5000 } }""");
+        AssertRefused(RunIn(folder, new Dictionary<string, string>(), "--model", "/nonexistent/m.zip"), "--top-k must be at most 1000");
+        File.WriteAllText(Path.Combine(folder, "appsettings.json"), """{ "Service": { "OtlpEndpoint": "not a url" } }""");
+        AssertRefused(RunIn(folder, new Dictionary<string, string>(), "--model", "/nonexistent/m.zip"), "--otlp-endpoint must be an http:// or https:// address");
+    }
+
+    [Test]
+    public void ModelFromTheEnvironment_AndLimitsFromAppsettings_AreUsed()
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(_dir, "configured")).FullName;
+        File.WriteAllText(Path.Combine(folder, "appsettings.json"), """{ "Service": { "MaxBatchFiles": 0 } }""");
+        // The command line wins over appsettings.json: the 0 there is never used.
+        var run = RunIn(folder, new Dictionary<string, string> { ["MLTRANSFER_MODEL"] = "/nonexistent/from-env.zip" }, "--max-batch-files", "4", "--urls", "http://127.0.0.1:0");
+        AssertRefused(run, "/nonexistent/from-env.zip");
+    }
 
     /// <summary>Files at the model path that are not a servable model, each made here.</summary>
     private string BadModel(string kind)

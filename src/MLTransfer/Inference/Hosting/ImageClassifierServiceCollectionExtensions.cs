@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -28,7 +29,8 @@ public static class ImageClassifierServiceCollectionExtensions
         services.Configure(configure);
         services.TryAddSingleton(sp => new ReloadingImageClassifier(
             sp.GetRequiredService<IOptions<ImageClassifierOptions>>().Value,
-            sp.GetService<ILogger<ReloadingImageClassifier>>()));
+            sp.GetService<ILogger<ReloadingImageClassifier>>(),
+            sp.GetService<IMeterFactory>()));
         return services;
     }
 }

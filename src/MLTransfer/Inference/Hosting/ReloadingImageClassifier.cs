@@ -1,12 +1,14 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using MLTransfer.Images;
 
 namespace MLTransfer.Inference.Hosting;
 
 /// <summary>
-/// A thread-safe classifier for servers: many requests predict at once (each borrows a pooled ML.NET
-/// PredictionEngine), and when the model zip changes on disk the new model is loaded in full, swapped in
+/// A thread-safe classifier for servers: many requests predict at once (in one ONNX Runtime session), and when the model zip changes on disk the new model is loaded in full, swapped in
 /// atomically, and the old one is disposed only after the calls still using it have finished. A new file
 /// that does not load, or loads but fails a test prediction, leaves the current model serving and is
 /// reported through the logger and <see cref="LastReloadError"/>.
@@ -20,6 +22,12 @@ namespace MLTransfer.Inference.Hosting;
 /// </example>
 public sealed class ReloadingImageClassifier : IDisposable
 {
+    /// <summary>
+    /// Name of the meter with the classifier's instruments (predictions by class, latency, decode failures and
+    /// refusals, reloads, the serving model's version); see docs in the README's "Serve a model over HTTP".
+    /// </summary>
+    public const string MeterName = "MLTransfer.Classifier";
+
     private readonly ImageClassifierOptions _options;
     private readonly ILogger _log;
     private readonly string _path;
@@ -37,7 +45,10 @@ public sealed class ReloadingImageClassifier : IDisposable
     /// watching it.
     /// </summary>
     /// <exception cref="MLTransferException">The model file is missing, damaged, incompatible, or fails the test prediction.</exception>
-    public ReloadingImageClassifier(ImageClassifierOptions options, ILogger<ReloadingImageClassifier>? logger = null)
+    /// <param name="options">What to serve and the limits.</param>
+    /// <param name="logger">Where loads and failed reloads are reported.</param>
+    /// <param name="meterFactory">Creates the <see cref="MeterName"/> meter (a host's factory); null for a meter of its own.</param>
+    public ReloadingImageClassifier(ImageClassifierOptions options, ILogger<ReloadingImageClassifier>? logger = null, IMeterFactory? meterFactory = null)
     {
         if (string.IsNullOrWhiteSpace(options.ModelPath))
             throw new MLTransferException("No model file was configured", null, "Set ImageClassifierOptions.ModelPath to a model zip written by 'mltransfer train'");
@@ -47,6 +58,7 @@ public sealed class ReloadingImageClassifier : IDisposable
         DecodeBudget = options.DecodeBudgetBytes is { } budget ? new DecodeBudget(budget) : null;
         _path = Path.GetFullPath(options.ModelPath);
         _current = LoadLease(Sha256Of(_path)) ?? throw new MLTransferException("The model file changed while it was being loaded", _path, "Try again once it is written");
+        Metrics = new ClassifierMetrics(meterFactory, () => IsDisposed ? null : Model.Version);
         _log.LogInformation("Serving model {Version} from {Path}", _current.Model.Version, _path);
 
         if (options.ReloadOnChange)
@@ -64,6 +76,9 @@ public sealed class ReloadingImageClassifier : IDisposable
             _watcher.EnableRaisingEvents = true;
         }
     }
+
+    /// <summary>The instruments predictions, refusals and reloads are counted on.</summary>
+    internal ClassifierMetrics Metrics { get; }
 
     /// <summary>The limit on decoded pixels in flight, or null when there is none.</summary>
     public DecodeBudget? DecodeBudget { get; }
@@ -90,10 +105,32 @@ public sealed class ReloadingImageClassifier : IDisposable
     public event Action<ServedModel>? ModelChanged;
 
     /// <summary>Predicts the class of an encoded image with the current model.</summary>
-    /// <exception cref="MLTransfer.Images.ImageDecodeException">The bytes are not a usable image.</exception>
+    /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
     /// <exception cref="DecodeBudgetExceededException">Other decodes hold the memory this one needs; try again shortly.</exception>
     public ServedPrediction Predict(byte[] encodedImage, int topK = 3) =>
-        Use((classifier, model) => new ServedPrediction(classifier.Predict(encodedImage, topK), model));
+        Use((classifier, model) => Measured(() => new ServedPrediction(classifier.Predict(encodedImage, topK), model)));
+
+    /// <summary>Runs one prediction and counts it: its class and time, or why it was refused.</summary>
+    internal ServedPrediction Measured(Func<ServedPrediction> predict)
+    {
+        var start = Stopwatch.GetTimestamp();
+        try
+        {
+            var served = predict();
+            Metrics.Predicted(served.Prediction.Label, Stopwatch.GetElapsedTime(start));
+            return served;
+        }
+        catch (ImageDecodeException)
+        {
+            Metrics.DecodeFailed();
+            throw;
+        }
+        catch (DecodeBudgetExceededException)
+        {
+            Metrics.BudgetRefused();
+            throw;
+        }
+    }
 
     /// <summary>
     /// Runs <paramref name="work"/> with the current model, which stays alive until it returns even if a
@@ -151,6 +188,7 @@ public sealed class ReloadingImageClassifier : IDisposable
                 // types), the server goes on with the model it has.
                 Volatile.Write(ref _lastError, e.Message);
                 Interlocked.Increment(ref _failedReloads);
+                Metrics.ReloadFailed();
                 if (e is MLTransferException)
                     _log.LogError("The changed model file could not be used; still serving {Version}: {Reason}", Model.Version, e.Message);
                 else
@@ -159,6 +197,7 @@ public sealed class ReloadingImageClassifier : IDisposable
             }
             // Status first, so whoever sees the new version also sees the counters that go with it.
             Interlocked.Increment(ref _reloads);
+            Metrics.Reloaded();
             Volatile.Write(ref _lastError, null);
             var old = Interlocked.Exchange(ref _current, fresh);
             old.Release();
@@ -216,7 +255,7 @@ public sealed class ReloadingImageClassifier : IDisposable
         ImageClassifier classifier;
         try
         {
-            classifier = ImageClassifier.Load(_path, _options.Decode, DecodeBudget);
+            classifier = ImageClassifier.Load(_path, _options.Decode, DecodeBudget, serving: true);
         }
         catch (Exception e) when (e is not MLTransferException)
         {
@@ -260,6 +299,7 @@ public sealed class ReloadingImageClassifier : IDisposable
             _debounce?.Dispose();
             Volatile.Read(ref _current).Release();
         }
+        Metrics.Dispose();
     }
 
     /// <summary>
