@@ -31,6 +31,10 @@ public sealed class ImageClassifier : IDisposable
     private sealed class Output
     {
         public float[] Score { get; set; } = [];
+
+        // The backbone's features, which the out-of-domain check measures (the fused graph's second output).
+        [ColumnName(Backbones.PreparedBackbone.OutputName)]
+        public float[] Features { get; set; } = [];
     }
 
     private readonly MLContext _ml;
@@ -39,6 +43,7 @@ public sealed class ImageClassifier : IDisposable
     private readonly ConcurrentBag<PredictionEngine<Input, Output>> _pool = new();
     private readonly ImageDecodeOptions _decode;
     private readonly DecodeBudget? _budget;
+    private readonly ConfidenceGate _gate;
     private int _disposed;
 
     private ImageClassifier(MLContext ml, ITransformer model, ModelMetadata metadata, ImageDecodeOptions decode, DecodeBudget? budget)
@@ -48,6 +53,7 @@ public sealed class ImageClassifier : IDisposable
         Metadata = metadata;
         _decode = decode;
         _budget = budget;
+        _gate = ConfidenceGate.For(metadata);
         _inputSchema = SchemaDefinition.Create(typeof(Input));
         // ML.NET only builds getters for image types registered for MLImage; register this size first.
         new ImageTypeAttribute(metadata.Backbone.InputHeight, metadata.Backbone.InputWidth).Register();
@@ -133,16 +139,25 @@ public sealed class ImageClassifier : IDisposable
     /// <summary>Predicts the class of an image file.</summary>
     /// <param name="imagePath">JPEG, PNG, BMP, GIF or WebP file.</param>
     /// <param name="topK">How many classes to list in <see cref="ImagePrediction.TopK"/>.</param>
+    /// <param name="minConfidence">
+    /// Abstain (<see cref="ImagePrediction.IsConfident"/> false) when the top probability is below this; the model
+    /// also abstains on images it judges out of domain, whatever this is.
+    /// </param>
     /// <exception cref="ImageDecodeException">The file is missing or not a usable image.</exception>
     /// <exception cref="DecodeBudgetExceededException">The decode budget is full (only with one).</exception>
-    public ImagePrediction Predict(string imagePath, int topK = 3) => _budget is null
-        ? Predict(ImageDecoder.DecodeFile(imagePath, Width, Height, Metadata.Backbone.ResizeMode, _decode), topK)
-        : Predict(Decode(ImageDecoder.ReadFile(imagePath, _decode), imagePath), topK);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minConfidence"/> is outside [0, 1].</exception>
+    public ImagePrediction Predict(string imagePath, int topK = 3, float minConfidence = 0) => _budget is null
+        ? Predict(ImageDecoder.DecodeFile(imagePath, Width, Height, Metadata.Backbone.ResizeMode, _decode), topK, minConfidence)
+        : Predict(Decode(ImageDecoder.ReadFile(imagePath, _decode), imagePath), topK, minConfidence);
 
     /// <summary>Predicts the class of an encoded image.</summary>
+    /// <param name="encodedImage">The image file's bytes.</param>
+    /// <param name="topK">How many classes to list in <see cref="ImagePrediction.TopK"/>.</param>
+    /// <param name="minConfidence">Abstain when the top probability is below this (see <see cref="Predict(string, int, float)"/>).</param>
     /// <exception cref="ImageDecodeException">Not a usable image.</exception>
     /// <exception cref="DecodeBudgetExceededException">The decode budget is full (only with one).</exception>
-    public ImagePrediction Predict(byte[] encodedImage, int topK = 3) => Predict(Decode(encodedImage, null), topK);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minConfidence"/> is outside [0, 1].</exception>
+    public ImagePrediction Predict(byte[] encodedImage, int topK = 3, float minConfidence = 0) => Predict(Decode(encodedImage, null), topK, minConfidence);
 
     private DecodedImage Decode(byte[] encoded, string? source)
     {
@@ -155,15 +170,21 @@ public sealed class ImageClassifier : IDisposable
     }
 
     /// <summary>Predicts the class of an encoded image read from a stream.</summary>
-    public ImagePrediction Predict(Stream encodedImage, int topK = 3)
+    /// <param name="encodedImage">The image file's bytes.</param>
+    /// <param name="topK">How many classes to list in <see cref="ImagePrediction.TopK"/>.</param>
+    /// <param name="minConfidence">Abstain when the top probability is below this (see <see cref="Predict(string, int, float)"/>).</param>
+    public ImagePrediction Predict(Stream encodedImage, int topK = 3, float minConfidence = 0)
     {
         using var buffer = new MemoryStream();
         encodedImage.CopyTo(buffer);
-        return Predict(buffer.ToArray(), topK);
+        return Predict(buffer.ToArray(), topK, minConfidence);
     }
 
-    /// <summary>Class probabilities for an image already decoded and sized by <see cref="ImageDecoder"/>.</summary>
-    internal float[] Score(DecodedImage image)
+    /// <summary>Class probabilities (calibrated) for an image already decoded and sized by <see cref="ImageDecoder"/>.</summary>
+    internal float[] Score(DecodedImage image) => Analyse(image).Probabilities;
+
+    /// <summary>Calibrated class probabilities and backbone features of a decoded image.</summary>
+    internal (float[] Probabilities, float[] Features) Analyse(DecodedImage image)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         if (!_pool.TryTake(out var engine))
@@ -171,7 +192,9 @@ public sealed class ImageClassifier : IDisposable
         try
         {
             using var mlImage = image.ToMLImage();
-            return engine.Predict(new Input { Image = mlImage }).Score.ToArray();
+            var output = engine.Predict(new Input { Image = mlImage });
+            // The chain ends in the head's own softmax; the temperature is applied here (the fused graph applies it itself).
+            return (_gate.Calibrate(output.Score.ToArray()), output.Features.ToArray());
         }
         finally
         {
@@ -183,13 +206,13 @@ public sealed class ImageClassifier : IDisposable
         }
     }
 
-    private ImagePrediction Predict(DecodedImage image, int topK)
+    private ImagePrediction Predict(DecodedImage image, int topK, float minConfidence)
     {
-        var scores = Score(image);
+        var (scores, features) = Analyse(image);
         var all = scores.Select((p, i) => new ClassProbability(ClassNames[i], p)).ToArray();
         // OrderByDescending is stable: equal probabilities keep class order.
         var ranked = all.OrderByDescending(c => c.Probability).ToArray();
-        return new ImagePrediction(ranked[0].Label, ranked[0].Probability, all, ranked.Take(Math.Clamp(topK, 1, all.Length)).ToArray());
+        return _gate.Judge(new ImagePrediction(ranked[0].Label, ranked[0].Probability, all, ranked.Take(Math.Clamp(topK, 1, all.Length)).ToArray()), features, minConfidence);
     }
 
     private int Width => Metadata.Backbone.InputWidth;

@@ -25,13 +25,16 @@ public static class ModelEvaluator
         var index = classifier.ClassNames.Select((c, i) => (c, i)).ToDictionary(t => t.c, t => t.i, StringComparer.Ordinal);
         var images = dataset.Images;
         var scores = new float[images.Count][];
+        var distances = new float?[images.Count];
         var skipped = new System.Collections.Concurrent.ConcurrentBag<SkippedFile>(dataset.Skipped);
         var done = 0;
         Parallel.For(0, images.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
         {
             try
             {
-                scores[i] = classifier.Predict(images[i].Path, topK: 1).Probabilities.Select(p => p.Probability).ToArray();
+                var prediction = classifier.Predict(images[i].Path, topK: 1);
+                scores[i] = prediction.Probabilities.Select(p => p.Probability).ToArray();
+                distances[i] = prediction.OutOfDomainScore;
             }
             catch (ImageDecodeException e)
             {
@@ -46,7 +49,7 @@ public static class ModelEvaluator
         var outcomes = used.Select(i =>
         {
             var best = Array.IndexOf(scores[i], scores[i].Max());
-            return new ImageOutcome(images[i].Path, images[i].Label, classifier.ClassNames[best], scores[i][best], scores[i][index[images[i].Label]]);
+            return new ImageOutcome(images[i].Path, images[i].Label, classifier.ClassNames[best], scores[i][best], scores[i][index[images[i].Label]]) { OutOfDomainScore = distances[i] };
         }).ToList();
         return new Result(metrics, skipped.OrderBy(s => s.Path, StringComparer.Ordinal).ToList(), outcomes);
     }
