@@ -89,6 +89,10 @@ internal static class FineTuneCommand
             text.AppendLine(MetricsTable.Format(r.Test, "Test, fine-tuned (never used for training or model selection)"));
         else if (r.Validation is not null)
             text.AppendLine(MetricsTable.Format(r.Validation, "Validation, fine-tuned (held-out; no test split given)"));
+        if (r.Train is not null)
+            text.AppendLine(Reports.TrainLine(r));
+        if (r.Confidence is not null)
+            text.AppendLine(Reports.ConfidenceSummary(r.Confidence));
         text.Append(string.Create(inv,
             $"Time: {r.TotalTime.TotalSeconds:F1} s total; cut activations {f.CutExtractionTime.TotalSeconds:F1} s ({r.ImagesExtracted} computed, {r.ImagesFromCache} from cache); head warm-up {f.HeadWarmupTime.TotalSeconds:F1} s; fine-tuning {f.FineTuningTime.TotalSeconds:F1} s"));
         return text.ToString();

@@ -61,6 +61,10 @@ internal static class TrainCommand
                     Console.WriteLine(MetricsTable.Format(r.Validation, r.ValidationIsHeldOut ? "Validation (held-out; no test split given)" : "Validation"));
                 if (r.Test is not null)
                     Console.WriteLine(MetricsTable.Format(r.Test, "Test (never used for training or model selection)"));
+                if (r.Train is not null)
+                    Console.WriteLine(Reports.TrainLine(r));
+                if (r.Confidence is not null)
+                    Console.WriteLine(Reports.ConfidenceSummary(r.Confidence));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"Time: {r.TotalTime.TotalSeconds:F1} s total, features {r.ExtractionTime.TotalSeconds:F1} s ({r.ImagesExtracted} extracted at {r.ExtractionImagesPerSecond:F0} images/s, {r.ImagesFromCache} from cache), head {r.HeadTrainingTime.TotalSeconds:F2} s"));
                 Console.WriteLine($"Model: {Path.GetFullPath(outputPath)}");
