@@ -44,7 +44,7 @@ internal static class TrainCommand
                 progress.Complete();
                 Cancellation.Token.ThrowIfCancellationRequested();
                 var metricsPath = run.Save(parse, model, outputPath);
-                var reportPath = parse.GetValue(report) is { } reportDir ? run.WriteReport(parse, model, reportDir) : null;
+                var reportPath = parse.GetValue(report) is { } reportDir ? run.WriteReport(parse, model, reportDir, outputPath) : null;
                 if (asJson)
                 {
                     CommandRunner.WriteJson(new { model = Path.GetFullPath(outputPath), metrics = Path.GetFullPath(metricsPath), htmlReport = reportPath, report = model.Report, metadata = model.Metadata });

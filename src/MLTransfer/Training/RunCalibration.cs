@@ -65,7 +65,7 @@ internal static class RunCalibration
             }
         }
         run.Log(string.Create(CultureInfo.InvariantCulture,
-            $"calibration on {calibration.FittedOn}: temperature {calibration.Temperature:F3}, out-of-domain threshold {(calibration.OutOfDomainThreshold is { } t ? t.ToString("F4", CultureInfo.InvariantCulture) : "none")} (accepts {calibration.TargetCoverage:P0} of those images)"));
+            $"calibration on {calibration.FittedOn}: temperature {calibration.Temperature:F3}, out-of-domain threshold {(calibration.OutOfDomainThreshold is { } t ? t.ToString("F4", CultureInfo.InvariantCulture) : "none")} (accepts {100 * calibration.TargetCoverage:F0}% of those images)"));
         return calibration;
     }
 
@@ -79,24 +79,16 @@ internal static class RunCalibration
         var (set, name) = images.Test.Count > 0 ? (images.Test, "test") : (images.Validation, "validation");
         if (set.Count == 0)
             return null;
-        var labels = images.Labels(set);
         var calibrated = heldOutRaw.Select(p => TemperatureScaling.Apply(p, calibration.Temperature)).ToList();
-        var confidence = calibrated.Select(p => (double)p.Max()).ToList();
-        var correct = calibrated.Select((p, i) => Array.IndexOf(p, p.Max()) == labels[i]).ToList();
-        var admitted = heldOutDistances.Select(d => calibration.OutOfDomainThreshold is not { } t || d <= t).ToList();
-        return new ConfidenceReport
+        var empty = new Reliability(0, []);
+        return ConfidenceMeasurement.Measure(heldOutRaw, calibrated, images.Labels(set), heldOutDistances, calibration.OutOfDomainThreshold, new ConfidenceReport
         {
+            Before = empty,
+            After = empty,
             Temperature = calibration.Temperature,
             FittedOn = calibration.FittedOn ?? "",
-            MeasuredOn = name,
-            Before = CalibrationMetrics.Compute(heldOutRaw, labels),
-            After = CalibrationMetrics.Compute(calibrated, labels),
             OutOfDomainMethod = calibration.OutOfDomainMethod,
-            OutOfDomainThreshold = calibration.OutOfDomainThreshold,
             TargetCoverage = calibration.TargetCoverage,
-            InDomainCoverage = calibration.OutOfDomainThreshold is null ? null : admitted.Count(a => a) / (double)admitted.Count,
-            CoverageCurve = SelectiveCurve.Compute(confidence, correct),
-            GatedCoverageCurve = SelectiveCurve.Compute(confidence, correct, admitted),
-        };
+        }, name);
     }
 }
