@@ -11,7 +11,7 @@ internal static class OodBenchCommand
     {
         var datasets = new Option<string>("--datasets") { Description = "Folder whose sub-folders are the datasets (e.g. ../shared/datasets)", Required = true };
         var only = new Option<string[]>("--dataset") { Description = "Only these sub-folders (repeatable) [default: all]" };
-        var foreign = new Option<string[]>("--foreign") { Description = "Extra labelled image folders fed only as out-of-domain images (repeatable), e.g. data-samples" };
+        var foreign = new Option<string[]>("--foreign") { Description = "Extra image folders fed only as out-of-domain images (repeatable; every image file under them), e.g. data-samples" };
         var limit = new Option<int>("--foreign-limit") { Description = "At most this many images of each foreign set, evenly spread (0: all)", DefaultValueFactory = _ => 0 }.Range(0, 1_000_000);
         var seed = new Option<int>("--seed") { Description = "Seed of the split and the trainer", DefaultValueFactory = _ => 1 }.Range(int.MinValue, int.MaxValue);
         var workspace = new Option<string?>("--workspace") { Description = "Feature cache folder [default: ~/.cache/mltransfer/workspace]" };

@@ -52,7 +52,7 @@ internal static class OutOfDomainBenchmark
 {
     /// <summary>Runs the benchmark.</summary>
     /// <param name="datasets">Training sets (each also serves as foreign set for the others).</param>
-    /// <param name="foreignOnly">Extra sets fed only as foreign images (e.g. clip-art).</param>
+    /// <param name="foreignOnly">Extra folders fed only as foreign images (e.g. clip-art): every image file under them.</param>
     /// <param name="template">Training options (backbone, cache, seed).</param>
     /// <param name="foreignLimit">At most this many images of each foreign set (evenly spread), or 0 for all.</param>
     /// <param name="log">Progress lines.</param>
@@ -60,7 +60,11 @@ internal static class OutOfDomainBenchmark
     public static OodBenchmarkReport Run(IReadOnlyList<string> datasets, IReadOnlyList<string> foreignOnly, TransferLearningOptions template, int foreignLimit,
         Action<string> log, CancellationToken cancellation)
     {
-        var foreignImages = datasets.Concat(foreignOnly).ToDictionary(d => d, d => Spread(DatasetLoader.Load(d).Images.Select(i => i.Path).ToList(), foreignLimit));
+        // A foreign-only folder needs no classes: every image file under it is fed.
+        var extensions = new DatasetLoadOptions().Extensions.Select(e => e.StartsWith('.') ? e : "." + e).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var foreignImages = datasets.ToDictionary(d => d, d => Spread(DatasetLoader.Load(d).Images.Select(i => i.Path).ToList(), foreignLimit));
+        foreach (var folder in foreignOnly)
+            foreignImages[folder] = Spread(Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Where(f => extensions.Contains(Path.GetExtension(f))).ToList(), foreignLimit);
         var models = new List<OodModelRow>();
         var pairs = new List<OodPairRow>();
         var backbone = "";
