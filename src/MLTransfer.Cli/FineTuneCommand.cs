@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using MLTransfer.Evaluation;
 using MLTransfer.FineTuning;
+using MLTransfer.Reporting;
 
 namespace MLTransfer.Cli;
 
@@ -19,11 +20,12 @@ internal static class FineTuneCommand
         var backboneLr = new Option<float>("--backbone-lr-factor") { Description = "Backbone learning rate as a fraction of --lr", DefaultValueFactory = _ => defaults.BackboneLearningRateFactor }.NonNegative();
         var folds = new Option<int>("--selection-folds") { Description = "Without a test split (validation is the held-out set): folds of the cross-validation on the training images that chooses the epoch count (below 2: carve 15% of them instead)", DefaultValueFactory = _ => defaults.SelectionFolds }.Range(0, 100);
         var batch = new Option<int>("--batch-size") { Description = "Images per training step", DefaultValueFactory = _ => defaults.BatchSize }.Range(1, 4096);
+        var report = new Option<string?>("--report") { Description = "Also write a self-contained HTML report (report.html, with the learning curves) into this folder" };
         var run = new RunOptions("-finetuned", "activation");
 
         var command = new Command("finetune", "Train a classifier and retrain the last layers of the backbone with it (discriminative learning rates, early stopping)")
         {
-            unfreeze, epochs, patience, lr, backboneLr, batch, folds,
+            unfreeze, epochs, patience, lr, backboneLr, batch, folds, report,
         };
         run.AddTo(command);
         command.SetAction(parse =>
@@ -32,7 +34,7 @@ internal static class FineTuneCommand
             return CommandRunner.Run(asJson, () =>
             {
                 var outputPath = run.OutputPath(parse);
-                run.CheckOutputs(parse);
+                run.CheckOutputs(parse, parse.GetValue(report));
                 var progress = new ConsoleProgress(run.Silent(parse));
                 var transfer = run.Apply(parse, progress);
                 using var result = FineTuner.Run(parse.GetValue(run.Data)!, defaults with
@@ -49,12 +51,17 @@ internal static class FineTuneCommand
                 progress.Complete();
                 Cancellation.Token.ThrowIfCancellationRequested();
                 var metricsPath = run.Save(parse, result.Model, outputPath);
+                var reportPath = parse.GetValue(report) is { } reportDir
+                    ? run.WriteReport(parse, result.Model, reportDir, outputPath, classifier => ReportContentFactory.FromFineTuning(result, classifier))
+                    : null;
                 if (asJson)
                 {
-                    CommandRunner.WriteJson(new { model = Path.GetFullPath(outputPath), metrics = Path.GetFullPath(metricsPath), fineTuning = result.Report, report = result.Model.Report, metadata = result.Model.Metadata });
+                    CommandRunner.WriteJson(new { model = Path.GetFullPath(outputPath), metrics = Path.GetFullPath(metricsPath), htmlReport = reportPath, fineTuning = result.Report, report = result.Model.Report, metadata = result.Model.Metadata });
                     return ExitCodes.Success;
                 }
                 Console.WriteLine(Describe(result));
+                if (reportPath is not null)
+                    Console.WriteLine($"Report: {reportPath}");
                 Console.WriteLine($"Model: {Path.GetFullPath(outputPath)}");
                 Console.WriteLine($"Metrics: {Path.GetFullPath(metricsPath)}");
                 return ExitCodes.Success;
@@ -89,6 +96,10 @@ internal static class FineTuneCommand
             text.AppendLine(MetricsTable.Format(r.Test, "Test, fine-tuned (never used for training or model selection)"));
         else if (r.Validation is not null)
             text.AppendLine(MetricsTable.Format(r.Validation, "Validation, fine-tuned (held-out; no test split given)"));
+        if (r.Train is not null)
+            text.AppendLine(Reports.TrainLine(r));
+        if (r.Confidence is not null)
+            text.AppendLine(Reports.ConfidenceSummary(r.Confidence));
         text.Append(string.Create(inv,
             $"Time: {r.TotalTime.TotalSeconds:F1} s total; cut activations {f.CutExtractionTime.TotalSeconds:F1} s ({r.ImagesExtracted} computed, {r.ImagesFromCache} from cache); head warm-up {f.HeadWarmupTime.TotalSeconds:F1} s; fine-tuning {f.FineTuningTime.TotalSeconds:F1} s"));
         return text.ToString();

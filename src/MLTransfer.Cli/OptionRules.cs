@@ -24,6 +24,13 @@ internal static class OptionRules
         return option;
     }
 
+    public static Option<float> Probability(this Option<float> option)
+    {
+        option.CustomParser = r => Parse<float>(r, option.Name, s => float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null,
+            v => v >= 0 && v <= 1, "a probability from 0 to 1");
+        return option;
+    }
+
     public static Option<float> Positive(this Option<float> option)
     {
         option.CustomParser = r => Parse<float>(r, option.Name, s => float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null,

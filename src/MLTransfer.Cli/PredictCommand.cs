@@ -12,9 +12,14 @@ internal static class PredictCommand
     {
         var model = new Option<string>("--model", "-m") { Description = "Model zip written by 'mltransfer train'", Required = true };
         var top = new Option<int>("--top") { Description = "Classes listed per image", DefaultValueFactory = _ => 3 }.Range(1, 100_000);
+        var minConfidence = new Option<float>("--min-confidence")
+        {
+            Description = "Abstain when the top (calibrated) probability is below this; the model also abstains on images it judges out of domain",
+            DefaultValueFactory = _ => 0f,
+        }.Probability();
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };
         var images = new Argument<string[]>("images") { Description = "Image files", Arity = ArgumentArity.OneOrMore };
-        var command = new Command("predict", "Classify images with a saved model") { model, top, json, images };
+        var command = new Command("predict", "Classify images with a saved model, saying when it does not stand by the answer") { model, top, minConfidence, json, images };
         command.SetAction(parse =>
         {
             var asJson = parse.GetValue(json);
@@ -27,11 +32,23 @@ internal static class PredictCommand
                 {
                     try
                     {
-                        var p = classifier.Predict(path, parse.GetValue(top));
-                        results.Add(new { image = path, label = p.Label, probability = p.Probability, topK = p.TopK });
+                        var p = classifier.Predict(path, parse.GetValue(top), parse.GetValue(minConfidence));
+                        results.Add(new
+                        {
+                            image = path,
+                            label = p.IsConfident ? p.Label : null,
+                            probability = p.Probability,
+                            isConfident = p.IsConfident,
+                            abstention = p.Abstention,
+                            reason = Verdict(p),
+                            mostProbable = p.Label,
+                            outOfDomainScore = p.OutOfDomainScore,
+                            outOfDomainThreshold = p.OutOfDomainThreshold,
+                            topK = p.TopK,
+                        });
                         if (!asJson)
                             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                                $"{path}: {p.Label} {p.Probability:F3}  ({string.Join(", ", p.TopK.Select(t => $"{t.Label} {t.Probability:F3}"))})"));
+                                $"{path}: {(p.IsConfident ? p.Label : "(abstains)")} {p.Probability:F3}  ({string.Join(", ", p.TopK.Select(t => $"{t.Label} {t.Probability:F3}"))}); {Verdict(p)}"));
                     }
                     catch (ImageDecodeException e)
                     {
@@ -46,5 +63,20 @@ internal static class PredictCommand
             });
         });
         return command;
+    }
+
+    /// <summary>The verdict in words: confident, or why not, with the figures it rests on.</summary>
+    internal static string Verdict(ImagePrediction p)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var distance = p.OutOfDomainScore is { } d
+            ? string.Create(inv, $"out-of-domain score {d:F3}{(p.OutOfDomainThreshold is { } t ? $" (threshold {t:F3})" : "")}")
+            : "no out-of-domain check (model saved without calibration)";
+        return p.Abstention switch
+        {
+            AbstentionReason.OutOfDomain => $"abstains: out of domain, the image is unlike every class the model knows ({distance}); the most probable class would be {p.Label}",
+            AbstentionReason.LowProbability => string.Create(inv, $"abstains: probability {p.Probability:F3} of {p.Label} is below --min-confidence {p.MinConfidence:F2}; {distance}"),
+            _ => $"confident; {distance}",
+        };
     }
 }

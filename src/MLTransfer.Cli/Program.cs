@@ -13,6 +13,7 @@ var root = new RootCommand("mltransfer — transfer learning for image classific
     ExportCommand.Create(),
     BenchCommand.Create(),
     SuiteCommand.Create(),
+    OodBenchCommand.Create(),
 };
 Cancellation.Install();
 var parse = root.Parse(args);

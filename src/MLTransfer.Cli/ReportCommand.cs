@@ -25,7 +25,7 @@ internal static class ReportCommand
                     [.. OutputGuard.InputsOf(parse.GetValue(data)!), parse.GetValue(model)], parse.GetValue(force));
                 using var classifier = ImageClassifier.Load(parse.GetValue(model)!);
                 var result = ModelEvaluator.Evaluate(classifier, parse.GetValue(data)!);
-                var path = HtmlReportWriter.Write(parse.GetValue(output)!, ReportContentFactory.FromEvaluation(classifier.Metadata, result, parse.GetValue(data)!));
+                var path = HtmlReportWriter.Write(parse.GetValue(output)!, ReportContentFactory.FromEvaluation(classifier, result, parse.GetValue(data)!));
                 if (asJson)
                     CommandRunner.WriteJson(new { report = path, metrics = result.Metrics, skipped = result.Skipped });
                 else

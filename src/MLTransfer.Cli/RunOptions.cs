@@ -2,6 +2,7 @@ using System.CommandLine;
 using MLTransfer.Evaluation;
 using MLTransfer.Export;
 using MLTransfer.Features;
+using MLTransfer.Inference;
 using MLTransfer.Reporting;
 using MLTransfer.Training;
 
@@ -97,11 +98,15 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
         return metricsPath;
     }
 
-    /// <summary>Writes the HTML report of a run into <paramref name="dir"/> (not into its inputs).</summary>
-    public string WriteReport(ParseResult parse, TrainedModel model, string dir)
+    /// <summary>
+    /// Writes the HTML report of a run into <paramref name="dir"/> (not into its inputs). The saved zip is loaded
+    /// as apps load it, to draw the occlusion maps with the model exactly as saved.
+    /// </summary>
+    public string WriteReport(ParseResult parse, TrainedModel model, string dir, string savedZip, Func<ImageClassifier, ReportContent>? content = null)
     {
         OutputGuard.Check(HtmlReportWriter.PathIn(dir), OutputKind.HtmlReport, model.Inputs, parse.GetValue(Force));
-        return HtmlReportWriter.Write(dir, ReportContentFactory.FromTraining(model));
+        using var classifier = ImageClassifier.Load(savedZip);
+        return HtmlReportWriter.Write(dir, content?.Invoke(classifier) ?? ReportContentFactory.FromTraining(model, classifier));
     }
 
     private static string MetricsPath(string outputPath) => Path.ChangeExtension(outputPath, ".metrics.json");

@@ -44,7 +44,7 @@ internal static class TrainCommand
                 progress.Complete();
                 Cancellation.Token.ThrowIfCancellationRequested();
                 var metricsPath = run.Save(parse, model, outputPath);
-                var reportPath = parse.GetValue(report) is { } reportDir ? run.WriteReport(parse, model, reportDir) : null;
+                var reportPath = parse.GetValue(report) is { } reportDir ? run.WriteReport(parse, model, reportDir, outputPath) : null;
                 if (asJson)
                 {
                     CommandRunner.WriteJson(new { model = Path.GetFullPath(outputPath), metrics = Path.GetFullPath(metricsPath), htmlReport = reportPath, report = model.Report, metadata = model.Metadata });
@@ -61,6 +61,10 @@ internal static class TrainCommand
                     Console.WriteLine(MetricsTable.Format(r.Validation, r.ValidationIsHeldOut ? "Validation (held-out; no test split given)" : "Validation"));
                 if (r.Test is not null)
                     Console.WriteLine(MetricsTable.Format(r.Test, "Test (never used for training or model selection)"));
+                if (r.Train is not null)
+                    Console.WriteLine(Reports.TrainLine(r));
+                if (r.Confidence is not null)
+                    Console.WriteLine(Reports.ConfidenceSummary(r.Confidence));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"Time: {r.TotalTime.TotalSeconds:F1} s total, features {r.ExtractionTime.TotalSeconds:F1} s ({r.ImagesExtracted} extracted at {r.ExtractionImagesPerSecond:F0} images/s, {r.ImagesFromCache} from cache), head {r.HeadTrainingTime.TotalSeconds:F2} s"));
                 Console.WriteLine($"Model: {Path.GetFullPath(outputPath)}");

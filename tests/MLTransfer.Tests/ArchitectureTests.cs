@@ -20,6 +20,7 @@ public partial class ArchitectureTests
         ["Features"] = 3,
         ["Heads"] = 3,
         ["Evaluation"] = 3,
+        ["Confidence"] = 3,
         ["Export"] = 4,
         ["Training"] = 5,
         ["FineTuning"] = 6,

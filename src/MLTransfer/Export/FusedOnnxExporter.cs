@@ -1,9 +1,11 @@
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
 using MLTransfer.Backbones;
 using MLTransfer.Backbones.Onnx;
+using MLTransfer.Confidence;
 using MLTransfer.Heads;
 
 namespace MLTransfer.Export;
@@ -11,7 +13,10 @@ namespace MLTransfer.Export;
 /// <summary>
 /// Turns a saved model zip into one ONNX model: raw pixels in (<see cref="PreparedBackbone.InputName"/>,
 /// float <c>[N, 3, H, W]</c>, 0..255, planar) → backbone → head → softmax probabilities out
-/// (<see cref="OutputName"/>, float <c>[N, K]</c>), with class names and preprocessing in <c>metadata_props</c>.
+/// (<see cref="OutputName"/>, float <c>[N, K]</c>, at the model's calibrated temperature), with class names and
+/// preprocessing in <c>metadata_props</c>. The backbone's features are a second output
+/// (<see cref="FeaturesOutputName"/>), and a calibrated model's out-of-domain score a third
+/// (<see cref="OutOfDomainOutputName"/>, with its threshold in <c>metadata_props</c>).
 /// </summary>
 /// <remarks>
 /// Nothing extra needs to be stored in the zip: ML.NET's ONNX transform already embeds each graph it runs
@@ -25,6 +30,15 @@ public static class FusedOnnxExporter
 {
     /// <summary>Name of the fused model's probabilities output.</summary>
     public const string OutputName = "probabilities";
+
+    /// <summary>Name of the fused model's feature output: the backbone's features, float <c>[N, F]</c> (the prepared backbone's own output, kept).</summary>
+    public const string FeaturesOutputName = PreparedBackbone.OutputName;
+
+    /// <summary>
+    /// Name of a calibrated model's out-of-domain output, float <c>[N]</c>: cosine distance from the features to
+    /// the k-th nearest training image's (above the threshold in <c>mltransfer.out_of_domain_threshold</c>: out of domain).
+    /// </summary>
+    public const string OutOfDomainOutputName = "mltransfer_out_of_domain_score";
 
     /// <summary>Key of the <c>metadata_props</c> entry that marks a fused export (and says what its input and output are).</summary>
     public const string FusedMetadataKey = "mltransfer.fused";
@@ -64,7 +78,10 @@ public static class FusedOnnxExporter
         return Fuse(backbone, headModel, metadata, inPlace: true);
     }
 
-    /// <summary>Appends the head's nodes to the backbone graph and makes the probabilities the only output.</summary>
+    /// <summary>
+    /// Appends the head's nodes to the backbone graph, scales the logits by the calibrated temperature, and makes
+    /// the probabilities, the features and (when calibrated) the out-of-domain score the outputs.
+    /// </summary>
     /// <param name="backbone">The backbone graph; changed in place (and returned) when <paramref name="inPlace"/>.</param>
     /// <param name="head">The head graph.</param>
     /// <param name="metadata">The zip's metadata, copied into the fused model's properties.</param>
@@ -86,14 +103,25 @@ public static class FusedOnnxExporter
         rename.Input.Add(OnnxHeadExporter.ProbabilitiesName);
         rename.Output.Add(OutputName);
         graph.Node.Add(rename);
+        var features = graph.Output.First(o => o.Name == FeaturesOutputName);
         graph.Output.Clear();
         graph.Output.Add(OnnxShapes.TensorValue(OutputName, (int)TensorProto.Types.DataType.Float, batch, classes));
+        graph.Output.Add(features);
         // The head needs opset ≥ 7 (Gemm with a broadcast bias); a backbone that old gets lifted.
         var opset = fused.OpsetImport.FirstOrDefault(o => string.IsNullOrEmpty(o.Domain));
         if (opset is null)
-            fused.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+            fused.OpsetImport.Add(opset = new OperatorSetIdProto { Domain = "", Version = 13 });
         else if (opset.Version < 7)
             opset.Version = 7;
+        if (metadata?.Calibration is { } calibration)
+        {
+            ScaleLogits(graph, calibration.Temperature);
+            if (calibration.Reference is { } reference)
+            {
+                AddOutOfDomainScore(graph, reference, opset.Version);
+                graph.Output.Add(OnnxShapes.TensorValue(OutOfDomainOutputName, (int)TensorProto.Types.DataType.Float, batch.Clone()));
+            }
+        }
 
         void Put(string key, string value)
         {
@@ -105,13 +133,108 @@ public static class FusedOnnxExporter
         }
         foreach (var p in head.MetadataProps)
             Put(p.Key, p.Value);
-        Put(FusedMetadataKey, $"input '{PreparedBackbone.InputName}' raw 0..255 planar pixels [N,3,H,W]; output '{OutputName}' softmax probabilities [N,K] in the order of mltransfer.class_names");
+        Put(FusedMetadataKey, $"input '{PreparedBackbone.InputName}' raw 0..255 planar pixels [N,3,H,W]; output '{OutputName}' softmax probabilities [N,K] in the order of mltransfer.class_names; " +
+            $"output '{FeaturesOutputName}' backbone features [N,F]" + (metadata?.Calibration?.Reference is null ? "" : $"; output '{OutOfDomainOutputName}' [N], out of domain above mltransfer.out_of_domain_threshold"));
         if (metadata is not null)
         {
             Put("mltransfer.backbone", JsonSerializer.Serialize(metadata.Backbone, ModelPackage.JsonOptions));
             Put(OnnxHeadExporter.ClassNamesMetadataKey, JsonSerializer.Serialize(metadata.ClassNames));
         }
+        if (metadata?.Calibration is { } c)
+        {
+            Put(TemperatureMetadataKey, c.Temperature.ToString("R", CultureInfo.InvariantCulture));
+            if (c.OutOfDomainThreshold is { } threshold)
+                Put(ThresholdMetadataKey, threshold.ToString("R", CultureInfo.InvariantCulture));
+        }
         return fused;
+    }
+
+    /// <summary>Key of the <c>metadata_props</c> entry holding the temperature the probabilities are computed at.</summary>
+    public const string TemperatureMetadataKey = "mltransfer.temperature";
+
+    /// <summary>Key of the <c>metadata_props</c> entry holding the out-of-domain threshold.</summary>
+    public const string ThresholdMetadataKey = "mltransfer.out_of_domain_threshold";
+
+    /// <summary>Divides the head's logits by <paramref name="temperature"/> in front of its softmax.</summary>
+    private static void ScaleLogits(GraphProto graph, double temperature)
+    {
+        if (temperature == 1)
+            return;
+        var softmax = graph.Node.FirstOrDefault(n => n.Output.Contains(OnnxHeadExporter.ProbabilitiesName));
+        if (softmax is not { OpType: "Softmax" })
+            throw new MLTransferException("The model is calibrated, but its head does not end in a softmax that the temperature could be applied to", null,
+                "Export a model written by 'mltransfer train' or 'finetune'");
+        var scale = OnnxShapes.FloatTensor("mltransfer_inverse_temperature", [], [(float)(1 / temperature)]);
+        graph.Initializer.Add(scale);
+        var mul = new NodeProto { OpType = "Mul", Name = "mltransfer_temperature" };
+        mul.Input.Add(softmax.Input[0]);
+        mul.Input.Add(scale.Name);
+        mul.Output.Add("mltransfer_scaled_logits");
+        softmax.Input[0] = "mltransfer_scaled_logits";
+        graph.Node.Insert(graph.Node.IndexOf(softmax), mul);
+    }
+
+    /// <summary>
+    /// <c>1 − (k-th largest cosine similarity to the reference features)</c> as graph nodes: LpNormalization,
+    /// MatMul with the unit reference vectors, TopK, ReduceMin of those k, and a subtraction from 1.
+    /// </summary>
+    private static void AddOutOfDomainScore(GraphProto graph, NeighbourDistance reference, long opset)
+    {
+        var transposed = new float[reference.FeatureSize * reference.Count];
+        for (var r = 0; r < reference.Count; r++)
+        {
+            var row = reference.Row(r);
+            for (var f = 0; f < reference.FeatureSize; f++)
+                transposed[f * reference.Count + r] = row[f];
+        }
+        graph.Initializer.Add(OnnxShapes.FloatTensor("mltransfer_ood_reference", [reference.FeatureSize, reference.Count], transposed));
+        graph.Initializer.Add(OnnxShapes.FloatTensor("mltransfer_ood_one", [], [1f]));
+        NodeProto Node(string op, string name, string output, params string[] inputs)
+        {
+            var node = new NodeProto { OpType = op, Name = name };
+            node.Input.AddRange(inputs);
+            node.Output.Add(output);
+            graph.Node.Add(node);
+            return node;
+        }
+        var normalise = Node("LpNormalization", "mltransfer_ood_normalise", "mltransfer_ood_unit", PreparedBackbone.OutputName);
+        normalise.Attribute.Add(OnnxShapes.IntAttribute("axis", 1));
+        normalise.Attribute.Add(OnnxShapes.IntAttribute("p", 2));
+        Node("MatMul", "mltransfer_ood_similarity", "mltransfer_ood_cosines", "mltransfer_ood_unit", "mltransfer_ood_reference");
+        // TopK takes k as an attribute before opset 10 and as an int64 input from 10 on; it returns the largest, sorted.
+        var topK = Node("TopK", "mltransfer_ood_nearest", "mltransfer_ood_top", "mltransfer_ood_cosines");
+        topK.Output.Add("mltransfer_ood_top_indices");
+        topK.Attribute.Add(OnnxShapes.IntAttribute("axis", 1));
+        if (opset >= 10)
+        {
+            graph.Initializer.Add(Int64Tensor("mltransfer_ood_k", reference.Neighbours));
+            topK.Input.Add("mltransfer_ood_k");
+        }
+        else
+        {
+            topK.Attribute.Add(OnnxShapes.IntAttribute("k", reference.Neighbours));
+        }
+        // The k-th largest is the smallest of the k; ReduceMin takes its axes as an attribute before opset 18, as an input from 18 on.
+        var kth = Node("ReduceMin", "mltransfer_ood_kth", "mltransfer_ood_kth_similarity", "mltransfer_ood_top");
+        kth.Attribute.Add(OnnxShapes.IntAttribute("keepdims", 0));
+        if (opset >= 18)
+        {
+            graph.Initializer.Add(Int64Tensor("mltransfer_ood_axes", 1));
+            kth.Input.Add("mltransfer_ood_axes");
+        }
+        else
+        {
+            kth.Attribute.Add(new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 1 } });
+        }
+        Node("Sub", "mltransfer_ood_distance", OutOfDomainOutputName, "mltransfer_ood_one", "mltransfer_ood_kth_similarity");
+    }
+
+    private static TensorProto Int64Tensor(string name, long value)
+    {
+        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+        tensor.Dims.Add(1);
+        tensor.Int64Data.Add(value);
+        return tensor;
     }
 
     private static (IReadOnlyList<DenseLayer> Layers, IReadOnlyList<string> ClassNames) ReadLinearHead(string modelZip, ModelMetadata? metadata, ITransformer? loaded)

@@ -1,4 +1,5 @@
 using MLTransfer.Backbones;
+using MLTransfer.Confidence;
 
 namespace MLTransfer.Export;
 
@@ -36,4 +37,10 @@ public sealed record ModelMetadata
     public int SkippedFiles { get; init; }
     /// <summary>Headline metrics per split (e.g. <c>test</c> → accuracy), for quick display.</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Metrics { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, double>>();
+    /// <summary>
+    /// The probability temperature and out-of-domain threshold, fitted on images the head did not train on; null
+    /// for models written before calibration existed (their probabilities are the head's own, and nothing is
+    /// judged out of domain).
+    /// </summary>
+    public ConfidenceCalibration? Calibration { get; init; }
 }

@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
+using MLTransfer.Confidence;
 
 namespace MLTransfer.Export;
 
@@ -17,6 +19,8 @@ internal static partial class ModelMetadataRules
     public const int MaxClassNameLength = 1_000;
     /// <summary>Widest feature vector accepted.</summary>
     public const int MaxFeatureSize = 1 << 20;
+    /// <summary>Largest k of the out-of-domain score's k-th nearest neighbour accepted.</summary>
+    public const int MaxNeighbours = 100;
 
     [GeneratedRegex("^[0-9a-fA-F]{64}$")]
     private static partial Regex Sha256Pattern();
@@ -64,6 +68,27 @@ internal static partial class ModelMetadataRules
             return "backboneSha256 is not a SHA-256 (64 hex digits)";
         if (m.FeatureSize is < 1 or > MaxFeatureSize)
             return $"featureSize {m.FeatureSize} is outside 1..{MaxFeatureSize:N0}";
+        return m.Calibration is { } c ? CalibrationProblem(c) : null;
+    }
+
+    private static string? CalibrationProblem(ConfidenceCalibration c)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        if (!(c.Temperature >= TemperatureScaling.MinTemperature && c.Temperature <= TemperatureScaling.MaxTemperature))
+            return string.Create(inv, $"calibration.temperature {c.Temperature} is outside {TemperatureScaling.MinTemperature}..{TemperatureScaling.MaxTemperature}");
+        if (c.OutOfDomainMethod != ConfidenceCalibration.NeighbourCosine)
+            return $"calibration.outOfDomainMethod '{c.OutOfDomainMethod}' is not one this version knows ({ConfidenceCalibration.NeighbourCosine})";
+        if (c.ReferenceImages is < 1 or > NeighbourDistance.MaxReferenceImages)
+            return $"calibration.referenceImages {c.ReferenceImages} is outside 1..{NeighbourDistance.MaxReferenceImages:N0}";
+        if (c.Neighbours < 1 || c.Neighbours > Math.Min(MaxNeighbours, c.ReferenceImages))
+            return $"calibration.neighbours {c.Neighbours} is outside 1..{Math.Min(MaxNeighbours, c.ReferenceImages)}";
+        // A cosine distance lies in [0, 2].
+        if (c.OutOfDomainThreshold is { } t && !(t >= 0 && t <= 2))
+            return string.Create(inv, $"calibration.outOfDomainThreshold {t} is outside 0..2");
+        if (!(c.TargetCoverage >= 0 && c.TargetCoverage <= 1))
+            return string.Create(inv, $"calibration.targetCoverage {c.TargetCoverage} is outside 0..1");
+        if (c.FittedImages < 0)
+            return "calibration.fittedImages is negative";
         return null;
     }
 }

@@ -36,8 +36,13 @@ public static class ModelPackage
             ml.Model.Save(model, null, temp);
             using var zip = ZipFile.Open(temp, ZipArchiveMode.Update);
             var entry = zip.CreateEntry(MetadataEntry, CompressionLevel.Optimal);
-            using var stream = entry.Open();
-            JsonSerializer.Serialize(stream, metadata, JsonOptions);
+            using (var stream = entry.Open())
+                JsonSerializer.Serialize(stream, metadata, JsonOptions);
+            if (metadata.Calibration?.Reference is not null)
+            {
+                using var stream = zip.CreateEntry(CalibrationEntry.Name, CompressionLevel.Optimal).Open();
+                stream.Write(CalibrationEntry.Write(metadata.Calibration));
+            }
         });
     }
 

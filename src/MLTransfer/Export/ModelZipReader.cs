@@ -52,7 +52,7 @@ internal static class ModelZipReader
                     : $"The zip holds {backbones.Count} MLTransfer backbone graphs where one is expected", path,
                 "The zip was altered or assembled by hand; use a model written by 'mltransfer train' or 'finetune'");
         CheckBackbone(backbones[0], metadata, path);
-        return metadata;
+        return WithCalibration(zip, metadata, path);
     });
 
     /// <summary>Checks sizes and checksums only, for zips that carry no MLTransfer metadata (estimator zips).</summary>
@@ -223,6 +223,25 @@ internal static class ModelZipReader
             result.Add(OnnxModelIO.Parse(bytes[4..], $"{path}:{entry.FullName}"));
         }
         return result;
+    }
+
+    /// <summary>
+    /// The metadata with the calibration's reference features read from <see cref="CalibrationEntry.Name"/>. The
+    /// entry's size must be exactly what the metadata's reference count and feature width call for (checked before
+    /// reading), and its temperature, threshold and k must be the metadata's.
+    /// </summary>
+    private static ModelMetadata WithCalibration(ZipArchive zip, ModelMetadata metadata, string path)
+    {
+        var entry = zip.GetEntry(CalibrationEntry.Name);
+        if (metadata.Calibration is not { } described)
+            return entry is null ? metadata : throw Mismatch(path, "the zip holds calibration data that its metadata does not describe");
+        if (entry is null)
+            throw Mismatch(path, $"the metadata describes a calibration but the zip has no {CalibrationEntry.Name}");
+        var expected = CalibrationEntry.ExpectedBytes(described.ReferenceImages, metadata.FeatureSize);
+        if (entry.Length != expected)
+            throw Mismatch(path, $"its calibration entry has {entry.Length:N0} bytes; {described.ReferenceImages:N0} reference vectors of {metadata.FeatureSize:N0} features take {expected:N0}");
+        var (calibration, problem) = CalibrationEntry.Read(ReadEntry(entry, path), described, metadata.FeatureSize);
+        return calibration is null ? throw Mismatch(path, problem!) : metadata with { Calibration = calibration };
     }
 
     private static void CheckBackbone(ModelProto backbone, ModelMetadata metadata, string path)

@@ -57,7 +57,15 @@ public static class FineTuner
         var headClock = Stopwatch.StartNew();
         var finalHead = FitHead();
         headClock.Stop();
-        var tunedScores = run.Evaluate(images, set => Score(finalHead, set));
+        List<float[]> Features(IReadOnlyList<LabeledImage> set) => cut.Features(images.VectorsOf(set));
+        var calibration = RunCalibration.Fit(run, images, Features, set => Score(finalHead, set), (fit, held) =>
+        {
+            // The backbone was tuned on every training image, so these out-of-fold scores are somewhat optimistic.
+            var foldMl = ProcessTemp.NewMLContext(t.Seed);
+            var foldHead = HeadTrainer.Fit(foldMl, classes, Features(fit), images.Labels(fit), t.Head, t.L2Regularization, t.L1Regularization, t.BalanceClasses);
+            return HeadTrainer.Score(foldMl, foldHead, Features(held));
+        });
+        var tunedScores = run.Evaluate(images, set => Score(finalHead, set), calibration, Features);
         run.Log(string.Create(CultureInfo.InvariantCulture, $"fine-tuned backbone + {t.Head}: validation {Format(tunedScores.Validation)}, test {Format(tunedScores.Test)}"));
 
         var note = string.Create(CultureInfo.InvariantCulture,
@@ -65,7 +73,7 @@ public static class FineTuner
         var tuned = run.Prepared with { OnnxBytes = OnnxBlock.WriteBack(run.Prepared.OnnxBytes, cut.Network, note, run.Resolved.FilePath) };
         var model = run.Finish(ml, ModelPipeline.FitFeaturizer(ml, tuned).Append(finalHead), tuned, images, tunedScores,
             $"{t.Head} on a fine-tuned backbone ({cut.Plan.ConvLayers} conv layers above '{cut.Plan.CutTensor}' retrained)",
-            $"{run.Resolved.Reason}; fine-tuned ({cut.Plan})", headClock.Elapsed);
+            $"{run.Resolved.Reason}; fine-tuned ({cut.Plan})", headClock.Elapsed, calibration);
         var report = new FineTuningReport
         {
             Cut = cut.Plan,

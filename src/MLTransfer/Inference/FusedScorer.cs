@@ -17,7 +17,9 @@ internal sealed class FusedScorer : IDisposable
     public const int MaxBatch = 8;
 
     private static readonly string[] InputNames = [PreparedBackbone.InputName];
-    private static readonly string[] OutputNames = [FusedOnnxExporter.OutputName];
+
+    // The features stay inside ONNX Runtime: the graph computes the out-of-domain score from them itself.
+    private readonly string[] _outputNames;
 
     private readonly InferenceSession _session;
     // Only read by ONNX Runtime, so concurrent calls share it.
@@ -51,6 +53,9 @@ internal sealed class FusedScorer : IDisposable
         };
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", allowSpinning ? "1" : "0");
         _session = new InferenceSession(onnx, options);
+        _outputNames = _session.OutputMetadata.ContainsKey(FusedOnnxExporter.OutOfDomainOutputName)
+            ? [FusedOnnxExporter.OutputName, FusedOnnxExporter.OutOfDomainOutputName]
+            : [FusedOnnxExporter.OutputName];
     }
 
     public int Width { get; }
@@ -60,8 +65,8 @@ internal sealed class FusedScorer : IDisposable
     /// <summary>Floats of one image: 3 × height × width.</summary>
     public int InputLength => 3 * Width * Height;
 
-    /// <summary>Class probabilities of one decoded image (at <see cref="Width"/> × <see cref="Height"/>).</summary>
-    public float[] Score(DecodedImage image)
+    /// <summary>Class probabilities and out-of-domain score of one decoded image (at <see cref="Width"/> × <see cref="Height"/>).</summary>
+    public FusedScore Score(DecodedImage image)
     {
         var pixels = Planes(image);
         try
@@ -85,11 +90,11 @@ internal sealed class FusedScorer : IDisposable
         return pixels;
     }
 
-    /// <summary>Class probabilities of several decoded images, in one call per <see cref="MaxBatch"/> images.</summary>
-    public float[][] Score(IReadOnlyList<DecodedImage> images)
+    /// <summary>Class probabilities and out-of-domain scores of several decoded images, in one call per <see cref="MaxBatch"/> images.</summary>
+    public FusedScore[] Score(IReadOnlyList<DecodedImage> images)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var result = new float[images.Count][];
+        var result = new FusedScore[images.Count];
         for (var start = 0; start < images.Count; start += MaxBatch)
         {
             var n = Math.Min(MaxBatch, images.Count - start);
@@ -112,7 +117,7 @@ internal sealed class FusedScorer : IDisposable
         return result;
     }
 
-    private float[][] Run(float[][] images)
+    private FusedScore[] Run(float[][] images)
     {
         Interlocked.Increment(ref _active);
         try
@@ -127,7 +132,7 @@ internal sealed class FusedScorer : IDisposable
         }
     }
 
-    private float[][] RunSession(float[][] images)
+    private FusedScore[] RunSession(float[][] images)
     {
         var n = images.Length;
         var length = InputLength;
@@ -147,13 +152,16 @@ internal sealed class FusedScorer : IDisposable
                 input = joined.AsMemory(0, n * length);
             }
             using var value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input, [n, 3, Height, Width]);
-            using var outputs = _session.Run(_run, InputNames, [value], OutputNames);
+            using var outputs = _session.Run(_run, InputNames, [value], _outputNames);
             var flat = outputs[0].GetTensorDataAsSpan<float>();
             if (flat.Length != n * Classes)
                 throw new InvalidOperationException($"the graph returned {flat.Length} values for {n} images of {Classes} classes");
-            var result = new float[n][];
+            var distances = outputs.Count > 1 ? outputs[1].GetTensorDataAsSpan<float>() : default;
+            if (outputs.Count > 1 && distances.Length != n)
+                throw new InvalidOperationException($"the graph returned {distances.Length} out-of-domain scores for {n} images");
+            var result = new FusedScore[n];
             for (var i = 0; i < n; i++)
-                result[i] = flat.Slice(i * Classes, Classes).ToArray();
+                result[i] = new FusedScore(flat.Slice(i * Classes, Classes).ToArray(), outputs.Count > 1 ? distances[i] : null);
             return result;
         }
         finally
@@ -178,3 +186,8 @@ internal sealed class FusedScorer : IDisposable
         _run.Dispose();
     }
 }
+
+/// <summary>What the fused graph answers for one image.</summary>
+/// <param name="Probabilities">Class probabilities at the model's calibrated temperature.</param>
+/// <param name="OutOfDomain">The out-of-domain score, or null for a model saved without reference features.</param>
+internal readonly record struct FusedScore(float[] Probabilities, float? OutOfDomain);

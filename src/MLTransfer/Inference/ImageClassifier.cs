@@ -32,6 +32,7 @@ public sealed class ImageClassifier : IDisposable
     private readonly FusedScorer _scorer;
     private readonly ImageDecodeOptions _decode;
     private readonly DecodeBudget? _budget;
+    private readonly ConfidenceGate _gate;
 
     private ImageClassifier(FusedScorer scorer, ModelMetadata metadata, ImageDecodeOptions decode, DecodeBudget? budget)
     {
@@ -39,6 +40,7 @@ public sealed class ImageClassifier : IDisposable
         Metadata = metadata;
         _decode = decode;
         _budget = budget;
+        _gate = ConfidenceGate.For(metadata);
     }
 
     /// <summary>What the model is: classes, backbone, training facts and metrics.</summary>
@@ -173,16 +175,25 @@ public sealed class ImageClassifier : IDisposable
     /// <summary>Predicts the class of an image file.</summary>
     /// <param name="imagePath">JPEG, PNG, BMP, GIF or WebP file.</param>
     /// <param name="topK">How many classes to list in <see cref="ImagePrediction.TopK"/>.</param>
+    /// <param name="minConfidence">
+    /// Abstain (<see cref="ImagePrediction.IsConfident"/> false) when the top probability is below this; the model
+    /// also abstains on images it judges out of domain, whatever this is.
+    /// </param>
     /// <exception cref="ImageDecodeException">The file is missing or not a usable image.</exception>
     /// <exception cref="DecodeBudgetExceededException">The decode budget is full (only with one).</exception>
-    public ImagePrediction Predict(string imagePath, int topK = 3) => _budget is null
-        ? Predict(ImageDecoder.DecodeFile(imagePath, Width, Height, Metadata.Backbone.ResizeMode, _decode), topK)
-        : Predict(Decode(ImageDecoder.ReadFile(imagePath, _decode), imagePath), topK);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minConfidence"/> is outside [0, 1].</exception>
+    public ImagePrediction Predict(string imagePath, int topK = 3, float minConfidence = 0) => _budget is null
+        ? Predict(ImageDecoder.DecodeFile(imagePath, Width, Height, Metadata.Backbone.ResizeMode, _decode), topK, minConfidence)
+        : Predict(Decode(ImageDecoder.ReadFile(imagePath, _decode), imagePath), topK, minConfidence);
 
     /// <summary>Predicts the class of an encoded image.</summary>
+    /// <param name="encodedImage">The image file's bytes.</param>
+    /// <param name="topK">How many classes to list in <see cref="ImagePrediction.TopK"/>.</param>
+    /// <param name="minConfidence">Abstain when the top probability is below this (see <see cref="Predict(string, int, float)"/>).</param>
     /// <exception cref="ImageDecodeException">Not a usable image.</exception>
     /// <exception cref="DecodeBudgetExceededException">The decode budget is full (only with one).</exception>
-    public ImagePrediction Predict(byte[] encodedImage, int topK = 3) => Predict(Decode(encodedImage, null), topK);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minConfidence"/> is outside [0, 1].</exception>
+    public ImagePrediction Predict(byte[] encodedImage, int topK = 3, float minConfidence = 0) => Predict(Decode(encodedImage, null), topK, minConfidence);
 
     private DecodedImage Decode(byte[] encoded, string? source)
     {
@@ -195,27 +206,29 @@ public sealed class ImageClassifier : IDisposable
     }
 
     /// <summary>Predicts the class of an encoded image read from a stream.</summary>
-    public ImagePrediction Predict(Stream encodedImage, int topK = 3)
+    /// <param name="encodedImage">The image file's bytes.</param>
+    /// <param name="topK">How many classes to list in <see cref="ImagePrediction.TopK"/>.</param>
+    /// <param name="minConfidence">Abstain when the top probability is below this (see <see cref="Predict(string, int, float)"/>).</param>
+    public ImagePrediction Predict(Stream encodedImage, int topK = 3, float minConfidence = 0)
     {
         using var buffer = new MemoryStream();
         encodedImage.CopyTo(buffer);
-        return Predict(buffer.ToArray(), topK);
+        return Predict(buffer.ToArray(), topK, minConfidence);
     }
 
-    /// <summary>Class probabilities for an image already decoded and sized by <see cref="ImageDecoder"/>.</summary>
-    internal float[] Score(DecodedImage image) => _scorer.Score(image);
+    /// <summary>Class probabilities (calibrated) for an image already decoded and sized by <see cref="ImageDecoder"/>.</summary>
+    internal float[] Score(DecodedImage image) => _scorer.Score(image).Probabilities;
 
     /// <summary>Class probabilities for several decoded images, run together.</summary>
-    internal float[][] ScoreBatch(IReadOnlyList<DecodedImage> images) => _scorer.Score(images);
+    internal float[][] ScoreBatch(IReadOnlyList<DecodedImage> images) => _scorer.Score(images).Select(s => s.Probabilities).ToArray();
 
-    private ImagePrediction Predict(DecodedImage image, int topK) => Rank(Score(image), topK);
-
-    private ImagePrediction Rank(float[] scores, int topK)
+    private ImagePrediction Predict(DecodedImage image, int topK, float minConfidence)
     {
+        var (scores, outOfDomain) = _scorer.Score(image);
         var all = scores.Select((p, i) => new ClassProbability(ClassNames[i], p)).ToArray();
         // OrderByDescending is stable: equal probabilities keep class order.
         var ranked = all.OrderByDescending(c => c.Probability).ToArray();
-        return new ImagePrediction(ranked[0].Label, ranked[0].Probability, all, ranked.Take(Math.Clamp(topK, 1, all.Length)).ToArray());
+        return _gate.Judge(new ImagePrediction(ranked[0].Label, ranked[0].Probability, all, ranked.Take(Math.Clamp(topK, 1, all.Length)).ToArray()), outOfDomain, minConfidence);
     }
 
     private int Width => Metadata.Backbone.InputWidth;

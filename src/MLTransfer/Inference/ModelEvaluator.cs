@@ -11,7 +11,13 @@ public static class ModelEvaluator
     /// <param name="Metrics">Metrics over every usable image.</param>
     /// <param name="Skipped">Files that could not be used, with reasons.</param>
     /// <param name="Outcomes">The prediction for every usable image.</param>
-    public sealed record Result(ClassificationMetrics Metrics, IReadOnlyList<SkippedFile> Skipped, IReadOnlyList<ImageOutcome> Outcomes);
+    public sealed record Result(ClassificationMetrics Metrics, IReadOnlyList<SkippedFile> Skipped, IReadOnlyList<ImageOutcome> Outcomes)
+    {
+        /// <summary>The model's (calibrated) probabilities of each outcome's image, in outcome order.</summary>
+        internal IReadOnlyList<float[]> Probabilities { get; init; } = [];
+        /// <summary>The true class index of each outcome's image.</summary>
+        internal IReadOnlyList<int> Labels { get; init; } = [];
+    }
 
     /// <summary>Predicts every image under <paramref name="dataPath"/> and compares with its folder's label.</summary>
     /// <exception cref="MLTransferException">The data has classes the model does not know.</exception>
@@ -25,13 +31,16 @@ public static class ModelEvaluator
         var index = classifier.ClassNames.Select((c, i) => (c, i)).ToDictionary(t => t.c, t => t.i, StringComparer.Ordinal);
         var images = dataset.Images;
         var scores = new float[images.Count][];
+        var distances = new float?[images.Count];
         var skipped = new System.Collections.Concurrent.ConcurrentBag<SkippedFile>(dataset.Skipped);
         var done = 0;
         Parallel.For(0, images.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
         {
             try
             {
-                scores[i] = classifier.Predict(images[i].Path, topK: 1).Probabilities.Select(p => p.Probability).ToArray();
+                var prediction = classifier.Predict(images[i].Path, topK: 1);
+                scores[i] = prediction.Probabilities.Select(p => p.Probability).ToArray();
+                distances[i] = prediction.OutOfDomainScore;
             }
             catch (ImageDecodeException e)
             {
@@ -46,8 +55,12 @@ public static class ModelEvaluator
         var outcomes = used.Select(i =>
         {
             var best = Array.IndexOf(scores[i], scores[i].Max());
-            return new ImageOutcome(images[i].Path, images[i].Label, classifier.ClassNames[best], scores[i][best], scores[i][index[images[i].Label]]);
+            return new ImageOutcome(images[i].Path, images[i].Label, classifier.ClassNames[best], scores[i][best], scores[i][index[images[i].Label]]) { OutOfDomainScore = distances[i] };
         }).ToList();
-        return new Result(metrics, skipped.OrderBy(s => s.Path, StringComparer.Ordinal).ToList(), outcomes);
+        return new Result(metrics, skipped.OrderBy(s => s.Path, StringComparer.Ordinal).ToList(), outcomes)
+        {
+            Probabilities = used.Select(i => scores[i]).ToList(),
+            Labels = used.Select(i => index[images[i].Label]).ToList(),
+        };
     }
 }

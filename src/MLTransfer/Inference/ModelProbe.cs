@@ -14,7 +14,7 @@ internal static class ModelProbe
     private static readonly Lazy<byte[]> Picture = new(Draw);
 
     /// <summary>
-    /// Decodes a generated picture and scores it, as <see cref="ImageClassifier.Predict(byte[], int)"/> does
+    /// Decodes a generated picture and scores it, as <see cref="ImageClassifier.Predict(byte[], int, float)"/> does
     /// (but outside the decode budget, so a server busy with large images does not fail a reload), and checks
     /// the answer is one finite probability per class, summing to 1.
     /// </summary>

@@ -62,7 +62,7 @@ internal static class RunSummary
 
     /// <summary>Metadata saved with a model.</summary>
     public static ModelMetadata Metadata(IReadOnlyList<string> classes, PreparedBackbone backbone, ResolvedBackbone resolved, string reason, string head,
-        int seed, string dataPath, IReadOnlyList<ClassSplitCounts> counts, int skipped, ClassificationMetrics? validation, ClassificationMetrics? test) => new()
+        int seed, string dataPath, IReadOnlyList<ClassSplitCounts> counts, int skipped, RunEvaluation evaluation) => new()
         {
             ClassNames = classes,
             Backbone = backbone.Description,
@@ -79,15 +79,22 @@ internal static class RunSummary
                 ["test"] = counts.ToDictionary(c => c.Label, c => c.Test),
             },
             SkippedFiles = skipped,
-            Metrics = Headline(validation, test),
+            Metrics = Headline(evaluation),
         };
 
-    private static Dictionary<string, IReadOnlyDictionary<string, double>> Headline(ClassificationMetrics? validation, ClassificationMetrics? test)
+    private static Dictionary<string, IReadOnlyDictionary<string, double>> Headline(RunEvaluation evaluation)
     {
         var result = new Dictionary<string, IReadOnlyDictionary<string, double>>();
-        foreach (var (name, m) in new[] { ("validation", validation), ("test", test) })
+        foreach (var (name, m) in new[] { ("train", evaluation.Train), ("validation", evaluation.Validation), ("test", evaluation.Test) })
             if (m is not null)
                 result[name] = new Dictionary<string, double> { ["accuracy"] = m.Accuracy, ["macroAccuracy"] = m.MacroAccuracy, ["logLoss"] = m.LogLoss };
+        // The held-out set's calibration error, before and after temperature scaling.
+        if (evaluation.Confidence is { } c && result.TryGetValue(c.MeasuredOn, out var heldOut))
+            result[c.MeasuredOn] = new Dictionary<string, double>(heldOut)
+            {
+                ["expectedCalibrationError"] = c.After.ExpectedCalibrationError,
+                ["expectedCalibrationErrorUncalibrated"] = c.Before.ExpectedCalibrationError,
+            };
         return result;
     }
 }

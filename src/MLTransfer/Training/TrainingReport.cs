@@ -26,12 +26,16 @@ public sealed record TrainingReport
     public required string Backbone { get; init; }
     /// <summary>Why that backbone, and where its file was found.</summary>
     public required string BackboneReason { get; init; }
+    /// <summary>Metrics on the training split: how well the head fits the images it learned from (compare with validation to see over-fitting).</summary>
+    public ClassificationMetrics? Train { get; init; }
     /// <summary>Metrics on the validation split, or null when it is empty.</summary>
     public ClassificationMetrics? Validation { get; init; }
     /// <summary>Metrics on the test split, or null when it is empty.</summary>
     public ClassificationMetrics? Test { get; init; }
     /// <summary>Per-image predictions on the held-out set (test, or validation when there is no test split).</summary>
     public IReadOnlyList<ImageOutcome> HeldOut { get; init; } = [];
+    /// <summary>Calibration (expected calibration error before and after), out-of-domain threshold and coverage/accuracy on the held-out set; null when not measured.</summary>
+    public ConfidenceReport? Confidence { get; init; }
     /// <summary>Images run through the backbone.</summary>
     public int ImagesExtracted { get; init; }
     /// <summary>Images whose features came from the cache.</summary>

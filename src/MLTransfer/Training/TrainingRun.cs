@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.ML;
 using MLTransfer.Backbones;
 using MLTransfer.Backbones.Store;
+using MLTransfer.Confidence;
 using MLTransfer.Data;
 using MLTransfer.Evaluation;
 using MLTransfer.Features;
@@ -196,17 +197,32 @@ internal sealed class TrainingRun
         return new RunImages(train, validation, test, ClassNames, features, extraction, warnings);
     }
 
-    /// <summary>Metrics on validation and test, and the outcome of every held-out image.</summary>
+    /// <summary>
+    /// Metrics on train, validation and test, and the outcome of every held-out image; with a calibration, the
+    /// probabilities are the calibrated ones (as the saved model gives them), each held-out outcome carries its
+    /// out-of-domain score, and the calibration is measured on the held-out set.
+    /// </summary>
     /// <param name="images">The usable images.</param>
-    /// <param name="score">Class probabilities of a list of images.</param>
-    public RunEvaluation Evaluate(RunImages images, Func<IReadOnlyList<LabeledImage>, float[][]> score)
+    /// <param name="score">The head's class probabilities of a list of images (uncalibrated).</param>
+    /// <param name="calibration">The model's calibration, or null for the head's own probabilities.</param>
+    /// <param name="features">The head's input features of a list of images (needed with a calibration).</param>
+    public RunEvaluation Evaluate(RunImages images, Func<IReadOnlyList<LabeledImage>, float[][]> score,
+        ConfidenceCalibration? calibration = null, Func<IReadOnlyList<LabeledImage>, IReadOnlyList<float[]>>? features = null)
     {
-        var (validationScores, testScores) = (score(images.Validation), score(images.Test));
+        var temperature = calibration?.Temperature ?? 1;
+        float[][] Calibrated(float[][] raw) => temperature == 1 ? raw : raw.Select(p => TemperatureScaling.Apply(p, temperature)).ToArray();
+        var (validationRaw, testRaw) = (score(images.Validation), score(images.Test));
+        var (validationScores, testScores) = (Calibrated(validationRaw), Calibrated(testRaw));
         ClassificationMetrics? Metrics(IReadOnlyList<LabeledImage> set, float[][] scores) =>
             set.Count == 0 ? null : MetricsCalculator.Compute(ClassNames, images.Labels(set), scores);
-        var (heldOut, heldOutScores) = images.Test.Count > 0 ? (images.Test, testScores) : (images.Validation, validationScores);
-        return new RunEvaluation(Metrics(images.Validation, validationScores), Metrics(images.Test, testScores),
-            heldOut.Select((image, i) => RunSummary.Outcome(image, heldOutScores[i], ClassNames, images.ClassIndex)).ToList());
+        var (heldOut, heldOutRaw, heldOutScores) = images.Test.Count > 0 ? (images.Test, testRaw, testScores) : (images.Validation, validationRaw, validationScores);
+        var distances = calibration?.Reference is { } reference && features is not null ? features(heldOut).Select(f => reference.Score(f)).ToList() : null;
+        var outcomes = heldOut.Select((image, i) => RunSummary.Outcome(image, heldOutScores[i], ClassNames, images.ClassIndex) with { OutOfDomainScore = distances?[i] }).ToList();
+        return new RunEvaluation(Metrics(images.Validation, validationScores), Metrics(images.Test, testScores), outcomes)
+        {
+            Train = Metrics(images.Train, Calibrated(score(images.Train))),
+            Confidence = calibration is not null && distances is not null ? RunCalibration.Measure(calibration, images, heldOutRaw, distances) : null,
+        };
     }
 
     /// <summary>The trained model with the report and metadata every trainer writes the same way.</summary>
@@ -218,7 +234,9 @@ internal sealed class TrainingRun
     /// <param name="head">Describes the head, for the metadata.</param>
     /// <param name="reason">Why this backbone, for the report and metadata.</param>
     /// <param name="headTime">Time spent fitting the head.</param>
-    public TrainedModel Finish(MLContext ml, ITransformer model, PreparedBackbone backbone, RunImages images, RunEvaluation evaluation, string head, string reason, TimeSpan headTime)
+    /// <param name="calibration">The probability temperature and out-of-domain statistics saved with the model, or null.</param>
+    public TrainedModel Finish(MLContext ml, ITransformer model, PreparedBackbone backbone, RunImages images, RunEvaluation evaluation, string head, string reason, TimeSpan headTime,
+        ConfidenceCalibration? calibration = null)
     {
         var extraction = images.Extraction;
         var counts = RunSummary.Counts(ClassNames, images.Train, images.Validation, images.Test);
@@ -234,9 +252,11 @@ internal sealed class TrainingRun
             Warnings = [.. Dataset.Warnings, .. Split.Warnings, .. images.Warnings],
             Backbone = Resolved.Description.Name,
             BackboneReason = reason,
+            Train = evaluation.Train,
             Validation = evaluation.Validation,
             Test = evaluation.Test,
             HeldOut = evaluation.HeldOut,
+            Confidence = evaluation.Confidence,
             ImagesExtracted = extraction.Extracted,
             ImagesFromCache = extraction.FromCache,
             ExtractionImagesPerSecond = extraction.ExtractedPerSecond,
@@ -244,7 +264,7 @@ internal sealed class TrainingRun
             HeadTrainingTime = headTime,
             TotalTime = _clock.Elapsed,
         };
-        var metadata = RunSummary.Metadata(ClassNames, backbone, Resolved, reason, head, Options.Seed, DataPath, counts, skipped.Count, evaluation.Validation, evaluation.Test);
+        var metadata = RunSummary.Metadata(ClassNames, backbone, Resolved, reason, head, Options.Seed, DataPath, counts, skipped.Count, evaluation) with { Calibration = calibration };
         return new TrainedModel(ml, model, metadata, report, Inputs());
     }
 

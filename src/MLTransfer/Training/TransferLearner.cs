@@ -33,9 +33,16 @@ public static class TransferLearner
         clock.Stop();
         run.Log(string.Create(CultureInfo.InvariantCulture, $"head: {o.Head} fitted on {images.Train.Count} images in {clock.Elapsed.TotalSeconds:F2} s"));
 
-        var evaluation = run.Evaluate(images, set => HeadTrainer.Score(ml, head, images.VectorsOf(set)));
+        float[][] Score(IReadOnlyList<Data.LabeledImage> set) => HeadTrainer.Score(ml, head, images.VectorsOf(set));
+        var calibration = RunCalibration.Fit(run, images, images.VectorsOf, Score, (fit, held) =>
+        {
+            var foldMl = ProcessTemp.NewMLContext(o.Seed);
+            var foldHead = HeadTrainer.Fit(foldMl, run.ClassNames, images.VectorsOf(fit), images.Labels(fit), o.Head, o.L2Regularization, o.L1Regularization, o.BalanceClasses);
+            return HeadTrainer.Score(foldMl, foldHead, images.VectorsOf(held));
+        });
+        var evaluation = run.Evaluate(images, Score, calibration, images.VectorsOf);
         var model = ModelPipeline.FitFeaturizer(ml, run.Prepared).Append(head);
-        var trained = run.Finish(ml, model, run.Prepared, images, evaluation, o.Head.ToString(), reason, clock.Elapsed);
+        var trained = run.Finish(ml, model, run.Prepared, images, evaluation, o.Head.ToString(), reason, clock.Elapsed, calibration);
         return candidates.Count == 0 ? trained : trained.WithCandidates(candidates);
     }
 }

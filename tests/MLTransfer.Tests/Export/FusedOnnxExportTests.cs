@@ -5,6 +5,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.Transforms.Image;
 using MLTransfer.Backbones;
 using MLTransfer.Backbones.Onnx;
+using MLTransfer.Confidence;
 using MLTransfer.Export;
 using MLTransfer.Heads;
 using MLTransfer.Tests.Fixtures;
@@ -16,7 +17,8 @@ namespace MLTransfer.Tests.Export;
 
 /// <summary>
 /// The fused ONNX model (pixels → backbone → head → probabilities) gives the zip's probabilities within
-/// 1e-5 on 20 images, for the trained ONNX head and for the L-BFGS head.
+/// 1e-5 on 20 images, for the trained ONNX head and for the L-BFGS head (at the calibrated temperature, with the
+/// backbone's features and the out-of-domain score as further outputs).
 /// </summary>
 [NonParallelizable]
 public class FusedOnnxExportTests
@@ -32,13 +34,13 @@ public class FusedOnnxExportTests
         try { Directory.Delete(_workspace, true); } catch (IOException) { }
     }
 
-    private static float[][] RunFused(byte[] onnx, IReadOnlyList<float[]> pixels, int width, int height)
+    private static float[][] RunFused(byte[] onnx, IReadOnlyList<float[]> pixels, int width, int height, string output = FusedOnnxExporter.OutputName)
     {
         using var session = new InferenceSession(onnx);
         return pixels.Select(p =>
         {
             using var results = session.Run([NamedOnnxValue.CreateFromTensor(PreparedBackbone.InputName, new DenseTensor<float>(p, [1, 3, height, width]))]);
-            return results.Single(r => r.Name == FusedOnnxExporter.OutputName).AsEnumerable<float>().ToArray();
+            return results.Single(r => r.Name == output).AsEnumerable<float>().ToArray();
         }).ToArray();
     }
 
@@ -56,7 +58,8 @@ public class FusedOnnxExportTests
         var fused = FusedOnnxExporter.Export(zip);
         var parsed = OnnxModelIO.Parse(fused);
         Assert.That(OnnxHeadExporter.ReadClassNames(parsed), Is.EqualTo(new[] { "daisy", "dandelion", "roses", "sunflowers", "tulips" }));
-        Assert.That(parsed.Graph.Output.Select(o => o.Name), Is.EqualTo(new[] { FusedOnnxExporter.OutputName }));
+        // No MLTransfer metadata, so no calibration: probabilities and features only.
+        Assert.That(parsed.Graph.Output.Select(o => o.Name), Is.EqualTo(new[] { FusedOnnxExporter.OutputName, FusedOnnxExporter.FeaturesOutputName }));
 
         var fresh = new MLContext();
         var loaded = fresh.Model.Load(zip, out _);
@@ -93,7 +96,13 @@ public class FusedOnnxExportTests
         var zip = Path.Combine(_workspace, "lbfgs.zip");
         trained.Save(zip);
         var fused = FusedOnnxExporter.Export(zip);
-        Assert.That(OnnxHeadExporter.ReadClassNames(OnnxModelIO.Parse(fused)), Is.EqualTo(trained.Metadata.ClassNames));
+        var parsed = OnnxModelIO.Parse(fused);
+        Assert.That(OnnxHeadExporter.ReadClassNames(parsed), Is.EqualTo(trained.Metadata.ClassNames));
+        Assert.That(parsed.Graph.Output.Select(o => o.Name),
+            Is.EqualTo(new[] { FusedOnnxExporter.OutputName, FusedOnnxExporter.FeaturesOutputName, FusedOnnxExporter.OutOfDomainOutputName }));
+        // A temperature of 1 would make the check below pass without the graph applying it.
+        var calibration = trained.Metadata.Calibration!;
+        Assert.That(calibration.Temperature, Is.Not.EqualTo(1).Within(0.02), "a fitted temperature");
 
         // Score through the zip with stock ML.NET: its chain starts from an image column named "Image".
         var fresh = new MLContext();
@@ -107,7 +116,8 @@ public class FusedOnnxExportTests
         var headStart = parts.FindIndex(t => t is Microsoft.ML.Transforms.LpNormNormalizingTransformer);
         var features = new TransformerChain<ITransformer>(parts.Take(headStart).ToArray()).Transform(images).GetColumn<float[]>(HeadTrainer.FeaturesColumn).ToList();
         var head = new TransformerChain<ITransformer>(parts.Skip(headStart).ToArray());
-        var zipScores = HeadTrainer.Score(fresh, head, features);
+        // The chain's head gives its own probabilities; the saved model's are those at the calibrated temperature.
+        var zipScores = HeadTrainer.Score(fresh, head, features).Select(p => TemperatureScaling.Apply(p, calibration.Temperature)).ToArray();
         var pixels = fresh.Transforms.ResizeImages("img", 192, 192, ModelPipeline.ImageColumn, ImageResizingEstimator.ResizingKind.Fill)
             .Append(fresh.Transforms.ExtractPixels("px", "img", interleavePixelColors: false))
             .Fit(images).Transform(images).GetColumn<float[]>("px").ToArray();
@@ -115,6 +125,16 @@ public class FusedOnnxExportTests
         Assert.That(zipScores, Has.Length.EqualTo(20));
         for (var i = 0; i < zipScores.Length; i++)
             Assert.That(onnxScores[i], Is.EqualTo(zipScores[i]).Within(1e-5f), $"image {i}");
+
+        // The graph's features are the chain's, and its out-of-domain score is the one ImageClassifier computes from them.
+        var onnxFeatures = RunFused(fused, pixels, 192, 192, FusedOnnxExporter.FeaturesOutputName);
+        var onnxDistances = RunFused(fused, pixels, 192, 192, FusedOnnxExporter.OutOfDomainOutputName);
+        var reference = ModelPackage.Load(fresh, zip).Metadata.Calibration!.Reference!;
+        for (var i = 0; i < zipScores.Length; i++)
+        {
+            Assert.That(onnxFeatures[i], Is.EqualTo(features[i]).Within(1e-4f), $"features of image {i}");
+            Assert.That(onnxDistances[i].Single(), Is.EqualTo(reference.Score(features[i])).Within(1e-5f), $"out-of-domain score of image {i}");
+        }
     }
 }
 

@@ -64,6 +64,19 @@ public class FineTunerTests
     }
 
     [Test]
+    public void HtmlReport_ShowsTheJointEpochs_TrainBesideTheEarlyStoppingSet()
+    {
+        var content = MLTransfer.Reporting.ReportContentFactory.FromFineTuning(_result);
+        Assert.That(content.Epochs.Select(e => (e.Epoch, e.TrainAccuracy, e.ValidationAccuracy)),
+            Is.EqualTo(_result.Report.Epochs.Select(e => (e.Epoch, e.TrainAccuracy, (double?)e.SelectionAccuracy))));
+        Assert.That(content.Train, Is.Not.Null, "training accuracy of the saved head");
+        var html = File.ReadAllText(MLTransfer.Reporting.HtmlReportWriter.Write(Path.Combine(_output, "report"), content));
+        Assert.That(html, Does.Contain("id=\"plot-curves\"").And.Contain("train vs early-stopping set"));
+        Assert.That(html, Does.Contain($"epoch {_result.Report.BestEpoch} was kept"));
+        Assert.That(html, Does.Contain("id=\"calibration\"").And.Contain("id=\"ece-after\""));
+    }
+
+    [Test]
     public void TheFineTunedBackbone_IsThePreparedGraphWithNewWeights()
     {
         var original = OnnxModelIO.Parse(MLTransfer.Backbones.BackboneGraph.Prepare(TestPaths.SharedModel("mobilenet_v2_1.0_224.onnx"), _result.Model.Metadata.Backbone).OnnxBytes);

@@ -90,7 +90,8 @@ public class FlowersIntegrationTests
         var features = MLTransfer.Features.FeatureExtractor.Extract(images, session);
         using var classifier = ImageClassifier.Load(zip);
         var inProcess = images.Select(i => classifier.Predict(i)).ToArray();
-        var headScores = HeadScores(features, images);
+        // The head's own probabilities at the temperature the model was calibrated to.
+        var headScores = HeadScores(features, images).Select(p => MLTransfer.Confidence.TemperatureScaling.Apply(p, _model.Metadata.Calibration!.Temperature)).ToArray();
         for (var i = 0; i < images.Length; i++)
         {
             var probabilities = inProcess[i].Probabilities.Select(p => p.Probability).ToArray();
@@ -105,7 +106,9 @@ public class FlowersIntegrationTests
         Assert.That(predictions, Has.Length.EqualTo(20));
         for (var i = 0; i < images.Length; i++)
         {
-            Assert.That(predictions[i].GetProperty("label").GetString(), Is.EqualTo(inProcess[i].Label));
+            Assert.That(predictions[i].GetProperty("mostProbable").GetString(), Is.EqualTo(inProcess[i].Label));
+            Assert.That(predictions[i].GetProperty("label").GetString(), Is.EqualTo(inProcess[i].IsConfident ? inProcess[i].Label : null), "no label when the model abstains");
+            Assert.That(predictions[i].GetProperty("isConfident").GetBoolean(), Is.EqualTo(inProcess[i].IsConfident));
             var top = predictions[i].GetProperty("topK").EnumerateArray().ToDictionary(t => t.GetProperty("label").GetString()!, t => t.GetProperty("probability").GetSingle());
             foreach (var p in inProcess[i].Probabilities)
                 Assert.That(top[p.Label], Is.EqualTo(p.Probability).Within(1e-5f), $"{images[i]} {p.Label}");

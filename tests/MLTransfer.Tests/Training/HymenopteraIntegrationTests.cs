@@ -28,6 +28,16 @@ public class HymenopteraIntegrationTests
             TestContext.Out.WriteLine($"hymenoptera val accuracy {r.Validation!.Accuracy:F4}, extraction {r.ExtractionImagesPerSecond:F0} images/s");
             Assert.That(r.Validation.Accuracy, Is.GreaterThanOrEqualTo(0.93));
             Assert.That(r.BackboneReason, Does.Contain("explicit"), "an explicit file is reported as such");
+
+            // Validation is the reported held-out set, so calibration must not touch it: it is fitted on out-of-fold
+            // predictions of the training images, and measured on validation.
+            var c = r.Confidence!;
+            TestContext.Out.WriteLine($"hymenoptera temperature {c.Temperature:F3}, validation ECE {c.Before.ExpectedCalibrationError:F4} -> {c.After.ExpectedCalibrationError:F4}, in-domain coverage {c.InDomainCoverage:F3}");
+            Assert.That(c.FittedOn, Does.StartWith("5-fold cross-validation on the 244 training images"));
+            Assert.That(model.Metadata.Calibration!.FittedImages, Is.EqualTo(244));
+            Assert.That(c.MeasuredOn, Is.EqualTo("validation"));
+            Assert.That(c.After.ExpectedCalibrationError, Is.LessThan(c.Before.ExpectedCalibrationError));
+            Assert.That(r.Train!.Count, Is.EqualTo(244));
         }
         finally
         {
