@@ -5,6 +5,7 @@ using MLTransfer.Cli;
 var root = new RootCommand("mltransfer — transfer learning for image classification on ML.NET and ONNX Runtime")
 {
     TrainCommand.Create(),
+    ExtractCommand.Create(),
     FineTuneCommand.Create(),
     EvaluateCommand.Create(),
     PredictCommand.Create(),

@@ -21,6 +21,7 @@ public partial class ArchitectureTests
         ["Heads"] = 3,
         ["Evaluation"] = 3,
         ["Export"] = 4,
+        ["FeatureStore"] = 4,
         ["Training"] = 5,
         ["FineTuning"] = 6,
         ["Inference"] = 6,

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
 
 namespace MLTransfer.Heads;
 
@@ -47,9 +48,30 @@ internal static class HeadTrainer
     {
         if (features.Count == 0)
             throw new MLTransferException("No training images are left to fit the head on", null, "Check the skipped-files list; every training image failed to load");
-        var size = features[0].Length;
         var rows = features.Select((f, i) => new Row { Label = classNames[labels[i]], Features = f }).ToList();
-        var data = ml.Data.LoadFromEnumerable(rows, Schema(size));
+        return Fit(ml, classNames, ml.Data.LoadFromEnumerable(rows, Schema(features[0].Length)), kind, l2, l1);
+    }
+
+    /// <summary>
+    /// Trains a head from rows that are read again on every pass instead of held in memory (feature shards).
+    /// L-BFGS runs on one thread here: with more, ML.NET first copies every row into memory.
+    /// </summary>
+    /// <param name="ml">The ML.NET context.</param>
+    /// <param name="classNames">Class names, in score order.</param>
+    /// <param name="rows">Enumerates (class index, features) from the start each time it is enumerated.</param>
+    /// <param name="featureSize">Width of every feature vector.</param>
+    /// <param name="kind">Which trainer.</param>
+    /// <param name="l2">L2 regularisation weight, or null for the default.</param>
+    /// <param name="l1">L1 regularisation weight, or null for the default.</param>
+    public static ITransformer FitStreaming(MLContext ml, IReadOnlyList<string> classNames, IEnumerable<(int Label, float[] Features)> rows, int featureSize,
+        HeadKind kind, float? l2 = null, float? l1 = null)
+    {
+        var data = ml.Data.LoadFromEnumerable(rows.Select(r => new Row { Label = classNames[r.Label], Features = r.Features }), Schema(featureSize));
+        return Fit(ml, classNames, data, kind, l2, l1, threads: 1);
+    }
+
+    private static ITransformer Fit(MLContext ml, IReadOnlyList<string> classNames, IDataView data, HeadKind kind, float? l2, float? l1, int? threads = null)
+    {
         // Keys follow the given class order, not the order labels happen to appear in the data, so the
         // score vector's layout is known without reading key metadata.
         var keyData = ml.Data.LoadFromEnumerable(classNames.Select(c => new KeyRow { Label = c }));
@@ -57,8 +79,24 @@ internal static class HeadTrainer
         var keyed = toKey.Transform(data);
         IEstimator<ITransformer> trainer = kind switch
         {
-            HeadKind.SdcaMaximumEntropy => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", FeaturesColumn, l2Regularization: l2, l1Regularization: l1),
-            _ => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", FeaturesColumn, l2Regularization: l2 ?? DefaultL2, l1Regularization: l1 ?? DefaultL1),
+            HeadKind.SdcaMaximumEntropy when threads is null => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", FeaturesColumn, l2Regularization: l2, l1Regularization: l1),
+            HeadKind.SdcaMaximumEntropy => ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(new SdcaMaximumEntropyMulticlassTrainer.Options
+            {
+                LabelColumnName = "Label",
+                FeatureColumnName = FeaturesColumn,
+                L2Regularization = l2,
+                L1Regularization = l1,
+                NumberOfThreads = threads,
+            }),
+            _ when threads is null => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", FeaturesColumn, l2Regularization: l2 ?? DefaultL2, l1Regularization: l1 ?? DefaultL1),
+            _ => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
+            {
+                LabelColumnName = "Label",
+                FeatureColumnName = FeaturesColumn,
+                L2Regularization = l2 ?? DefaultL2,
+                L1Regularization = l1 ?? DefaultL1,
+                NumberOfThreads = threads,
+            }),
         };
         // Unit-length features make the regularisation strength independent of the backbone's activation
         // scale (MobileNet features are 0..6, ResNet's differ), so one default suits every backbone.

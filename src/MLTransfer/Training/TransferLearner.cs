@@ -11,7 +11,7 @@ namespace MLTransfer.Training;
 /// extract features (cached), fit the head on the training split, score validation and test, and assemble
 /// the ML.NET model that is saved.
 /// </summary>
-public static class TransferLearner
+public static partial class TransferLearner
 {
     /// <summary>Trains a classifier on the labelled images under <paramref name="dataPath"/> (folder or manifest).</summary>
     /// <exception cref="MLTransferException">Bad data, a missing or mismatched backbone, or nothing left to train on.</exception>
