@@ -13,6 +13,7 @@ var root = new RootCommand("mltransfer — transfer learning for image classific
     ReportCommand.Create(),
     ExportCommand.Create(),
     BenchCommand.Create(),
+    BenchHeadCommand.Create(),
 };
 Cancellation.Install();
 var parse = root.Parse(args);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using Parquet;
 using Parquet.Schema;
@@ -247,6 +248,17 @@ internal sealed class ShardReader : IDisposable
     /// <summary>The features of a row group, row after row (rows × width floats).</summary>
     public float[] ReadFeatures(int rowGroup)
     {
+        using var buffers = new FeatureBuffers();
+        return ReadFeatures(rowGroup, buffers).ToArray();
+    }
+
+    /// <summary>
+    /// The features of a row group into <paramref name="buffers"/>, which a caller reading group after group
+    /// reuses: a group's arrays (60 MB at 4096 rows of 1280) go to the large-object heap, which only a full
+    /// collection frees, so fresh ones per group grew a streaming pass by hundreds of megabytes.
+    /// </summary>
+    public ReadOnlyMemory<float> ReadFeatures(int rowGroup, FeatureBuffers buffers)
+    {
         var width = Facts.Signature.FeatureWidth;
         try
         {
@@ -257,15 +269,13 @@ internal sealed class ShardReader : IDisposable
             var expected = (long)n * width;
             if (stated != expected)
                 throw Damaged(FilePath, $"row group {rowGroup} holds {stated} feature values for {n} rows of width {width}", null);
-            var values = new float[expected];
-            var repetition = new int[expected];
-            var definition = new int[expected];
-            group.ReadRawAsync<float>(field, values.AsMemory(), definition.AsMemory(), repetition.AsMemory()).GetAwaiter().GetResult();
-            if (definition.AsSpan().ContainsAnyExcept(field.MaxDefinitionLevel))
+            var (values, definition, repetition) = buffers.Take(checked((int)expected));
+            group.ReadRawAsync<float>(field, values, definition, repetition).GetAwaiter().GetResult();
+            if (definition.Span.ContainsAnyExcept(field.MaxDefinitionLevel))
                 throw Damaged(FilePath, $"row group {rowGroup} has missing feature values", null);
             for (var r = 0; r < n; r++)
             {
-                var row = repetition.AsSpan(r * width, width);
+                var row = repetition.Span.Slice(r * width, width);
                 if (row[0] != 0 || row[1..].ContainsAnyExcept(1))
                     throw Damaged(FilePath, $"row {r} of row group {rowGroup} does not hold exactly {width} features", null);
             }
@@ -281,5 +291,34 @@ internal sealed class ShardReader : IDisposable
     {
         _reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _stream.Dispose();
+    }
+}
+
+/// <summary>Pooled arrays for reading row groups one after another.</summary>
+internal sealed class FeatureBuffers : IDisposable
+{
+    private float[] _values = [];
+    private int[] _definition = [];
+    private int[] _repetition = [];
+
+    public (Memory<float> Values, Memory<int> Definition, Memory<int> Repetition) Take(int length)
+    {
+        if (_values.Length < length)
+        {
+            Dispose();
+            (_values, _definition, _repetition) = (ArrayPool<float>.Shared.Rent(length), ArrayPool<int>.Shared.Rent(length), ArrayPool<int>.Shared.Rent(length));
+        }
+        return (_values.AsMemory(0, length), _definition.AsMemory(0, length), _repetition.AsMemory(0, length));
+    }
+
+    public void Dispose()
+    {
+        if (_values.Length > 0)
+        {
+            ArrayPool<float>.Shared.Return(_values);
+            ArrayPool<int>.Shared.Return(_definition);
+            ArrayPool<int>.Shared.Return(_repetition);
+        }
+        (_values, _definition, _repetition) = ([], [], []);
     }
 }

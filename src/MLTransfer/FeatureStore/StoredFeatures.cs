@@ -139,6 +139,7 @@ internal sealed class StoredFeatures
         var byGroup = Rows.Where(wanted).GroupBy(r => (r.At.Shard, r.At.Group)).OrderBy(g => g.Key.Shard).ThenBy(g => g.Key.Group);
         var width = Width;
         ShardReader? reader = null;
+        using var buffers = new FeatureBuffers();
         try
         {
             foreach (var group in byGroup)
@@ -148,9 +149,9 @@ internal sealed class StoredFeatures
                     reader?.Dispose();
                     reader = ShardReader.Open(Files[group.Key.Shard]);
                 }
-                var values = reader.ReadFeatures(group.Key.Group);
+                var values = reader.ReadFeatures(group.Key.Group, buffers);
                 foreach (var row in group)
-                    yield return (row, values.AsSpan(row.At.Row * width, width).ToArray());
+                    yield return (row, values.Slice(row.At.Row * width, width).ToArray());
             }
         }
         finally

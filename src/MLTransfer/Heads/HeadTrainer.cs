@@ -63,14 +63,16 @@ internal static class HeadTrainer
     /// <param name="kind">Which trainer.</param>
     /// <param name="l2">L2 regularisation weight, or null for the default.</param>
     /// <param name="l1">L1 regularisation weight, or null for the default.</param>
+    /// <param name="maxIterations">Stops L-BFGS after this many iterations (a benchmark's bound); null runs it to convergence.</param>
     public static ITransformer FitStreaming(MLContext ml, IReadOnlyList<string> classNames, IEnumerable<(int Label, float[] Features)> rows, int featureSize,
-        HeadKind kind, float? l2 = null, float? l1 = null)
+        HeadKind kind, float? l2 = null, float? l1 = null, int? maxIterations = null)
     {
         var data = ml.Data.LoadFromEnumerable(rows.Select(r => new Row { Label = classNames[r.Label], Features = r.Features }), Schema(featureSize));
-        return Fit(ml, classNames, data, kind, l2, l1, threads: 1);
+        return Fit(ml, classNames, data, kind, l2, l1, threads: 1, maxIterations);
     }
 
-    private static ITransformer Fit(MLContext ml, IReadOnlyList<string> classNames, IDataView data, HeadKind kind, float? l2, float? l1, int? threads = null)
+    private static ITransformer Fit(MLContext ml, IReadOnlyList<string> classNames, IDataView data, HeadKind kind, float? l2, float? l1, int? threads = null,
+        int? maxIterations = null)
     {
         // Keys follow the given class order, not the order labels happen to appear in the data, so the
         // score vector's layout is known without reading key metadata.
@@ -96,6 +98,7 @@ internal static class HeadTrainer
                 L2Regularization = l2 ?? DefaultL2,
                 L1Regularization = l1 ?? DefaultL1,
                 NumberOfThreads = threads,
+                MaximumNumberOfIterations = maxIterations ?? int.MaxValue,
             }),
         };
         // Unit-length features make the regularisation strength independent of the backbone's activation
