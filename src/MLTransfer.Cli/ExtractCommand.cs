@@ -33,11 +33,12 @@ internal static class ExtractCommand
         var workspace = new Option<string?>("--workspace") { Description = "Folder of the feature cache that lets a killed task resume [default: FEATURES/_work/shard-I-of-N, deleted when the shard is written]" };
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress output" };
+        var int8 = new Option<string?>("--int8") { Description = "Run the int8 copy of the backbone that 'mltransfer quantize' wrote (features keyed apart from float ones)" };
         var backbone = BackboneOptions.Create();
 
         var command = new Command("extract", "Extract the features of one shard of a dataset into a Parquet file (run one task per shard on a batch scheduler, then train --features)")
         {
-            data, features, shard, count, batchSize, workspace, json, quiet,
+            data, features, shard, count, batchSize, workspace, int8, json, quiet,
         };
         backbone.AddTo(command);
         command.SetAction(parse =>
@@ -57,7 +58,7 @@ internal static class ExtractCommand
                 var options = new ShardExtractionOptions
                 {
                     Shard = assignment.Shard,
-                    Backbone = backbone.Source(parse),
+                    Backbone = backbone.Source(parse) with { Int8Graph = parse.GetValue(int8) },
                     Cache = parse.GetValue(workspace) is { } w ? new FeatureCacheOptions { WorkspacePath = w } : null,
                     Extraction = new FeatureExtractionOptions { BatchSize = parse.GetValue(batchSize), Progress = progress },
                     Log = Log,

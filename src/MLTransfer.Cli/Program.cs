@@ -6,6 +6,7 @@ var root = new RootCommand("mltransfer — transfer learning for image classific
 {
     TrainCommand.Create(),
     ExtractCommand.Create(),
+    QuantizeCommand.Create(),
     FineTuneCommand.Create(),
     EvaluateCommand.Create(),
     PredictCommand.Create(),

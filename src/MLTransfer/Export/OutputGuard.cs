@@ -97,7 +97,7 @@ internal static class OutputGuard
             {
                 OutputKind.ModelZip => ModelZipReader.LooksLikeModelZip(path),
                 OutputKind.MetricsJson => IsMetricsJson(path),
-                OutputKind.Onnx => OnnxModelIO.Load(path).MetadataProps.Any(p => p.Key == FusedOnnxExporter.FusedMetadataKey),
+                OutputKind.Onnx => OnnxModelIO.Load(path).MetadataProps.Any(p => p.Key is FusedOnnxExporter.FusedMetadataKey or "mltransfer.int8"),
                 OutputKind.HtmlReport => ReadHead(path, 4096).Contains(HtmlMarker, StringComparison.Ordinal),
                 // The name says which shard it is and the reader checks the rest; a Parquet file of that name is ours to replace.
                 OutputKind.FeatureShard => Path.GetFileName(path).StartsWith("shard-", StringComparison.Ordinal) && ReadHead(path, 4).StartsWith("PAR1", StringComparison.Ordinal),
