@@ -40,7 +40,8 @@ internal static class BenchHeadCommand
                     if (FeatureManifest.Read(dir) is null)
                         SyntheticFeatures.Write(dir, n, w, k, parse.GetValue(shards), seed: 1);
                     generate.Stop();
-                    var store = StoredFeatures.Open(dir);
+                    var store = StoredFeatures.Open(dir, keepKeys: false);
+                    var rowCount = store.Manifest.Shards.Sum(e => e.Rows);
                     var bytes = store.Files.Sum(f => new FileInfo(f).Length);
                     var classNames = Enumerable.Range(0, k).Select(c => $"c{c}").ToList();
                     var index = classNames.Select((c, i) => (c, i)).ToDictionary(t => t.c, t => t.i);
@@ -51,8 +52,8 @@ internal static class BenchHeadCommand
                     IEnumerable<(int, float[])> Rows()
                     {
                         passes++;
-                        foreach (var (row, features) in store.Stream(_ => true))
-                            yield return (index[row.Key.Label], features);
+                        foreach (var (key, features) in store.Stream(_ => true))
+                            yield return (index[key.Label], features);
                     }
                     var ml = ProcessTemp.NewMLContext(1);
                     var clock = Stopwatch.StartNew();
@@ -61,13 +62,13 @@ internal static class BenchHeadCommand
                     var peak = PeakMemory.PeakBytes();
                     var result = new
                     {
-                        rows = store.Rows.Count,
+                        rows = rowCount,
                         width = w,
                         storeBytes = bytes,
                         generateSeconds = generate.Elapsed.TotalSeconds,
                         trainSeconds = clock.Elapsed.TotalSeconds,
                         passes,
-                        rowsPerSecond = (double)store.Rows.Count * passes / clock.Elapsed.TotalSeconds,
+                        rowsPerSecond = (double)rowCount * passes / clock.Elapsed.TotalSeconds,
                         rssBeforeMiB = rssBefore / 1048576.0,
                         peakRssMiB = peak / 1048576.0,
                     };

@@ -221,8 +221,9 @@ internal sealed class ShardReader : IDisposable
             var n = checked((int)group.RowCount);
             var paths = ReadStrings(group, "path", n);
             var hashes = ReadStrings(group, "sha256", n);
-            var labels = ReadStrings(group, "label", n);
-            var splits = ReadStrings(group, "split", n);
+            // Labels and splits repeat on every row: one string each keeps a million-row index small.
+            var labels = ReadStrings(group, "label", n).Select(Intern).ToArray();
+            var splits = ReadStrings(group, "split", n).Select(Intern).ToArray();
             var keys = new ShardKey[n];
             for (var i = 0; i < n; i++)
             {
@@ -236,6 +237,19 @@ internal sealed class ShardReader : IDisposable
         {
             throw Damaged(FilePath, $"row group {rowGroup} cannot be read ({e.GetType().Name}: {e.Message.Split('\n')[0]})", e);
         }
+    }
+
+    private readonly Dictionary<string, string> _interned = new(StringComparer.Ordinal);
+
+    private string? Intern(string? value)
+    {
+        if (value is null)
+            return null;
+        if (_interned.TryGetValue(value, out var known))
+            return known;
+        if (_interned.Count < 100_000)
+            _interned[value] = value;
+        return value;
     }
 
     private string?[] ReadStrings(ParquetRowGroupReader group, string column, int n)

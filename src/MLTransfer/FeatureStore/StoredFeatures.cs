@@ -38,7 +38,14 @@ internal sealed class StoredFeatures
 
     /// <summary>Opens and verifies a feature folder.</summary>
     /// <exception cref="MLTransferException">A shard is missing, damaged, from another backbone or count, or an image is in two shards.</exception>
-    public static StoredFeatures Open(string folder, Action<string>? log = null, CancellationToken cancellation = default)
+    /// <param name="folder">The feature folder.</param>
+    /// <param name="log">Receives a summary line.</param>
+    /// <param name="cancellation">Stops the verification.</param>
+    /// <param name="keepKeys">
+    /// Keep every row's key (path, hash, label, split: about 250 bytes a row) for the split and the duplicate check;
+    /// false only verifies the files, for readers that stream every row.
+    /// </param>
+    public static StoredFeatures Open(string folder, Action<string>? log = null, CancellationToken cancellation = default, bool keepKeys = true)
     {
         var full = Path.GetFullPath(folder);
         if (!Directory.Exists(full))
@@ -104,7 +111,7 @@ internal sealed class StoredFeatures
                         "The shards come from different extractions; extract again into an empty folder");
                 owner[relative] = s;
             }
-            for (var g = 0; g < reader.RowGroupCount; g++)
+            for (var g = 0; keepKeys && g < reader.RowGroupCount; g++)
             {
                 var keys = reader.ReadKeys(g);
                 for (var r = 0; r < keys.Count; r++)
@@ -115,12 +122,13 @@ internal sealed class StoredFeatures
             }
             foreach (var skip in facts.Skipped)
             {
-                Claim(skip.Path);
+                if (keepKeys)
+                    Claim(skip.Path);
                 skipped.Add(skip);
             }
         }
         log?.Invoke(string.Create(CultureInfo.InvariantCulture,
-            $"features: {full}: {n} shard(s) verified, {rows.Count} rows of {manifest.Signature.FeatureWidth} floats from {manifest.Signature.BackboneName} ({manifest.Signature.Precision}), {skipped.Count} image(s) without features"));
+            $"features: {full}: {n} shard(s) verified, {manifest.Shards.Sum(e => e.Rows)} rows of {manifest.Signature.FeatureWidth} floats from {manifest.Signature.BackboneName} ({manifest.Signature.Precision}), {skipped.Count} image(s) without features"));
         return new StoredFeatures(full, manifest, files, rows, skipped, root ?? full);
     }
 
@@ -132,31 +140,27 @@ internal sealed class StoredFeatures
 
     /// <summary>
     /// The vectors of the rows <paramref name="wanted"/> selects, in storage order, one row group in memory at a
-    /// time. Each call reads the files again, so the sequence can be enumerated once per training pass.
+    /// time, each row's key read with it (not taken from <see cref="Rows"/>, so a reader that does not keep the
+    /// keys streams in flat memory). Each call reads the files again, so the sequence can be enumerated once per
+    /// training pass.
     /// </summary>
-    public IEnumerable<(StoredRow Row, float[] Features)> Stream(Func<StoredRow, bool> wanted)
+    public IEnumerable<(ShardKey Key, float[] Features)> Stream(Func<ShardKey, bool> wanted)
     {
-        var byGroup = Rows.Where(wanted).GroupBy(r => (r.At.Shard, r.At.Group)).OrderBy(g => g.Key.Shard).ThenBy(g => g.Key.Group);
         var width = Width;
-        ShardReader? reader = null;
         using var buffers = new FeatureBuffers();
-        try
+        foreach (var file in Files)
         {
-            foreach (var group in byGroup)
+            using var reader = ShardReader.Open(file);
+            for (var g = 0; g < reader.RowGroupCount; g++)
             {
-                if (reader is null || reader.FilePath != Files[group.Key.Shard])
-                {
-                    reader?.Dispose();
-                    reader = ShardReader.Open(Files[group.Key.Shard]);
-                }
-                var values = reader.ReadFeatures(group.Key.Group, buffers);
-                foreach (var row in group)
-                    yield return (row, values.Slice(row.At.Row * width, width).ToArray());
+                var keys = reader.ReadKeys(g);
+                if (!keys.Any(wanted))
+                    continue;
+                var values = reader.ReadFeatures(g, buffers);
+                for (var r = 0; r < keys.Count; r++)
+                    if (wanted(keys[r]))
+                        yield return (keys[r], values.Slice(r * width, width).ToArray());
             }
-        }
-        finally
-        {
-            reader?.Dispose();
         }
     }
 }

@@ -111,10 +111,10 @@ internal sealed partial class TrainingRun
         var store = Store ?? throw new InvalidOperationException("Not a run on stored features.");
         var root = store.DatasetRoot;
         var vectors = new Dictionary<string, float[]>(PathUtil.Comparer);
-        foreach (var (row, features) in store.Stream(_ => true))
+        foreach (var (key, features) in store.Stream(_ => true))
         {
             Cancellation.ThrowIfCancellationRequested();
-            vectors[Path.Combine(root, row.Key.Path.Replace('/', Path.DirectorySeparatorChar))] = features;
+            vectors[Path.Combine(root, key.Path.Replace('/', Path.DirectorySeparatorChar))] = features;
         }
         var all = Split.Train.Concat(Split.Validation).Concat(Split.Test).ToList();
         return new FeatureExtractionResult(

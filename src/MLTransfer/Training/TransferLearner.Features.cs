@@ -54,17 +54,17 @@ public static partial class TransferLearner
                 $"head: streaming {trainSet.Count} training rows from the shards ({(long)trainSet.Count * store.Width * sizeof(float) >> 20} MiB of features; one pass per iteration)"));
             clock.Start();
             head = HeadTrainer.FitStreaming(ml, run.ClassNames,
-                store.Stream(r => trainSet.Contains(Full(r.Key.Path))).Select(x => (classIndex[x.Row.Key.Label], x.Features)), store.Width, o.Head,
+                store.Stream(k => trainSet.Contains(Full(k.Path))).Select(x => (classIndex[x.Key.Label], x.Features)), store.Width, o.Head,
                 o.L2Regularization, o.L1Regularization);
             clock.Stop();
             var heldOut = images.Validation.Concat(images.Test).Select(i => i.Path).ToHashSet(PathUtil.Comparer);
             var scores = new Dictionary<string, float[]>(PathUtil.Comparer);
-            foreach (var batch in store.Stream(r => heldOut.Contains(Full(r.Key.Path))).Chunk(4096))
+            foreach (var batch in store.Stream(k => heldOut.Contains(Full(k.Path))).Chunk(4096))
             {
                 cancellation.ThrowIfCancellationRequested();
                 var scored = HeadTrainer.Score(ml, head, batch.Select(b => b.Features).ToList());
                 for (var i = 0; i < batch.Length; i++)
-                    scores[Full(batch[i].Row.Key.Path)] = scored[i];
+                    scores[Full(batch[i].Key.Path)] = scored[i];
             }
             evaluation = run.Evaluate(images, set => set.Select(i => scores[i.Path]).ToArray());
         }

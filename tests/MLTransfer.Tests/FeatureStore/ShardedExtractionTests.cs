@@ -83,7 +83,7 @@ public class ShardedExtractionTests
     private static Dictionary<string, (ShardKey Key, float[] Features)> ReadAll(string folder)
     {
         var store = StoredFeatures.Open(folder);
-        return store.Stream(_ => true).ToDictionary(x => x.Row.Key.Path, x => (x.Row.Key, x.Features), StringComparer.Ordinal);
+        return store.Stream(_ => true).ToDictionary(x => x.Key.Path, x => (x.Key, x.Features), StringComparer.Ordinal);
     }
 
     [Test]
