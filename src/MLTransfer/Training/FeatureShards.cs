@@ -108,13 +108,13 @@ public static class FeatureShards
 
         var ownCache = options.Cache is null;
         var cacheOptions = options.Cache ?? new FeatureCacheOptions { WorkspacePath = Path.Combine(folder, "_work", Path.GetFileNameWithoutExtension(shard.FileName)) };
-        Directory.CreateDirectory(folder);
         var temp = ProcessTemp.SiblingFor(shardPath);
-        ProcessTemp.SweepSiblings(shardPath);
         int extracted = 0, fromCache = 0;
         ShardFacts facts;
         try
         {
+            Directory.CreateDirectory(folder);
+            ProcessTemp.SweepSiblings(shardPath);
             using (var session = new BackboneSession(prepared, options.Extraction.InferenceThreads))
             using (var cache = FeatureCache.OpenFor(cacheOptions, key, log, cancellation))
             using (var writer = new ShardWriter(temp, prepared.FeatureSize))
@@ -197,12 +197,20 @@ public static class FeatureShards
 
     private static ShardEntry Register(string folder, ShardSpec shard, FeatureSignature signature, string shardPath, ShardFacts facts, CancellationToken cancellation)
     {
-        string sha;
-        using (var stream = new FileStream(shardPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan))
-            sha = Convert.ToHexStringLower(SHA256.HashData(stream));
-        var entry = new ShardEntry(shard.Index, shard.FileName, facts.Rows, facts.Skipped.Count, new FileInfo(shardPath).Length, sha);
-        FeatureManifest.Register(folder, shard.Count, signature, entry, cancellation);
-        return entry;
+        try
+        {
+            string sha;
+            using (var stream = new FileStream(shardPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan))
+                sha = Convert.ToHexStringLower(SHA256.HashData(stream));
+            var entry = new ShardEntry(shard.Index, shard.FileName, facts.Rows, facts.Skipped.Count, new FileInfo(shardPath).Length, sha);
+            FeatureManifest.Register(folder, shard.Count, signature, entry, cancellation);
+            return entry;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new MLTransferException($"The shard was written but could not be recorded in the manifest: {e.Message}", Path.Combine(folder, FeatureManifest.FileName),
+                $"Check that the folder is writable and has space, then run the same task again: it finds the shard complete and records it");
+        }
     }
 
     /// <summary>A digest of a partition's images, so a finished shard is redone when its images change.</summary>
