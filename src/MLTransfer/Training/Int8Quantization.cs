@@ -63,8 +63,9 @@ public static class Int8Quantization
         var preprocessing = new FeatureCacheKey(run.Resolved.Sha256, run.Prepared).Preprocessing;
         var int8 = Int8Backbone.Quantize(run.Prepared, ranges, new Int8Record(run.Resolved.Sha256, preprocessing, calibration.Count, null, null));
 
-        var (floatResult, floatRate) = Measure(run, run.Prepared, "float", cancellation);
-        var (int8Result, int8Rate) = Measure(run, int8, "int8", cancellation);
+        var floatResult = Extract(run, run.Prepared, "float", cancellation);
+        var int8Result = Extract(run, int8, "int8", cancellation);
+        var (floatRate, int8Rate) = ForwardRates(run, run.Prepared, int8, cancellation);
         var (floatVal, floatTest) = Accuracy(run, floatResult);
         var (int8Val, int8Test) = Accuracy(run, int8Result);
         var accepted = floatVal - int8Val <= MaxAccuracyDrop + 1e-9;
@@ -81,29 +82,46 @@ public static class Int8Quantization
             floatVal, int8Val, floatTest, int8Test, accepted, written);
     }
 
-    /// <summary>Cold extraction of every image (no cache, so the rate is the backbone's and the decoder's), and the backbone's rate alone.</summary>
-    private static (FeatureExtractionResult Result, double ForwardPerSecond) Measure(TrainingRun run, PreparedBackbone graph, string name, CancellationToken cancellation)
+    /// <summary>Cold extraction of every image: no cache, so the rate is the backbone's and the decoder's.</summary>
+    private static FeatureExtractionResult Extract(TrainingRun run, PreparedBackbone graph, string name, CancellationToken cancellation)
     {
         var images = run.Split.Train.Concat(run.Split.Validation).Concat(run.Split.Test).Select(i => ImageSource.File(i.Path, run.Hashes[i.Path])).ToList();
         using var session = new BackboneSession(graph, run.Options.Extraction.InferenceThreads);
         var result = FeatureExtractor.Extract(images, session, null, run.Options.Extraction, cancellation);
-        var batch = new float[8 * session.InputLength];
-        new Random(1).NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(batch.AsSpan()));
+        run.Log(string.Create(CultureInfo.InvariantCulture, $"{name}: {result.ExtractedPerSecond:F1} images/s extracting files"));
+        return result;
+    }
+
+    /// <summary>
+    /// The backbones alone on the same batch of 8, float and int8 runs alternating, so a machine whose load
+    /// changes during the measurement slows both alike and their ratio holds.
+    /// </summary>
+    private static (double Float, double Int8) ForwardRates(TrainingRun run, PreparedBackbone floatGraph, PreparedBackbone int8Graph, CancellationToken cancellation)
+    {
+        using var a = new BackboneSession(floatGraph, run.Options.Extraction.InferenceThreads);
+        using var b = new BackboneSession(int8Graph, run.Options.Extraction.InferenceThreads);
+        var batch = new float[8 * a.InputLength];
+        var rng = new Random(1);
         for (var i = 0; i < batch.Length; i++)
-            batch[i] = Math.Abs(batch[i]) % 255f;
-        session.Run(batch, 8);
-        var clock = Stopwatch.StartNew();
-        var done = 0;
-        while (clock.Elapsed < ForwardMeasureTime || done < 16)
+            batch[i] = rng.Next(256);
+        a.Run(batch, 8);
+        b.Run(batch, 8);
+        var (timeA, timeB) = (TimeSpan.Zero, TimeSpan.Zero);
+        var runs = 0;
+        while (timeA + timeB < 2 * ForwardMeasureTime || runs < 2)
         {
             cancellation.ThrowIfCancellationRequested();
-            session.Run(batch, 8);
-            done += 8;
+            var clock = Stopwatch.StartNew();
+            a.Run(batch, 8);
+            timeA += clock.Elapsed;
+            clock.Restart();
+            b.Run(batch, 8);
+            timeB += clock.Elapsed;
+            runs++;
         }
-        var forward = done / clock.Elapsed.TotalSeconds;
-        run.Log(string.Create(CultureInfo.InvariantCulture,
-            $"{name}: {result.ExtractedPerSecond:F1} images/s extracting files, {forward:F1} images/s backbone alone (batch 8)"));
-        return (result, forward);
+        var (rateA, rateB) = (8 * runs / timeA.TotalSeconds, 8 * runs / timeB.TotalSeconds);
+        run.Log(string.Create(CultureInfo.InvariantCulture, $"backbone alone (batch 8, alternating): float {rateA:F1} images/s, int8 {rateB:F1} images/s ({rateB / rateA:F2}×)"));
+        return (rateA, rateB);
     }
 
     private static (double Validation, double? Test) Accuracy(TrainingRun run, FeatureExtractionResult extraction)

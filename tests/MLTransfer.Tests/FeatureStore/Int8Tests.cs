@@ -57,6 +57,14 @@ public class Int8Tests
             Assert.That(producers[conv.Input[0]].OpType, Is.EqualTo("DequantizeLinear"));
         }
 
+        // ONNX Runtime turns the QDQ groups into its integer kernels: its optimized graph runs QLinearConv.
+        var optimized = Path.Combine(_root, "optimized.onnx");
+        using (var options = new Microsoft.ML.OnnxRuntime.SessionOptions { GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, OptimizedModelFilePath = optimized })
+        using (new Microsoft.ML.OnnxRuntime.InferenceSession(int8.OnnxBytes, options)) { }
+        var ops = OnnxModelIO.Load(optimized).Graph.Node.Select(n => n.OpType).ToList();
+        Assert.That(ops, Does.Contain("QLinearConv"));
+        Assert.That(ops, Does.Not.Contain("Conv"), "every convolution runs in int8");
+
         using var floatSession = new BackboneSession(prepared);
         using var int8Session = new BackboneSession(int8);
         var floats = FeatureExtractor.Extract(images, floatSession).Features;
