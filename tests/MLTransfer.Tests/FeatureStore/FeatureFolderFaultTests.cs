@@ -190,6 +190,34 @@ public class FeatureFolderFaultTests
         Assert.That(fromShards.Report.Skipped.Select(s => s.Path), Is.EqualTo(fromImages.Report.Skipped.Select(s => s.Path)));
     }
 
+    [Test, NonParallelizable]
+    public void AboveTheMemoryThreshold_TheHeadStreamsFromTheShards_AndScoresLikeTheInMemoryFit()
+    {
+        var folder = Extract("streamed", 2, 0, 1);
+        var options = TrainOptions(_backboneA) with { Seed = 3 };
+        using var inMemory = TransferLearner.TrainFromFeatures(folder, options);
+        var threshold = TransferLearner.InMemoryFeatureBytes;
+        TransferLearner.InMemoryFeatureBytes = 0;
+        try
+        {
+            var log = new List<string>();
+            using var streamed = TransferLearner.TrainFromFeatures(folder, options with { Log = log.Add });
+            Assert.That(log, Has.Some.Contains("head: streaming"));
+            Assert.That(streamed.Report.Counts, Is.EqualTo(inMemory.Report.Counts));
+            Assert.That(streamed.Report.HeldOut.Select(h => h.Path), Is.EqualTo(inMemory.Report.HeldOut.Select(h => h.Path)));
+            Assert.That(streamed.Report.Test!.Accuracy, Is.EqualTo(inMemory.Report.Test!.Accuracy).Within(0.05));
+            Assert.That(streamed.Report.Test.LogLoss, Is.EqualTo(inMemory.Report.Test.LogLoss).Within(0.05));
+            var zip = Path.Combine(_root, "streamed.zip");
+            streamed.Save(zip);
+            using var classifier = MLTransfer.Inference.ImageClassifier.Load(zip);
+            Assert.That(classifier.Predict(Directory.EnumerateFiles(Path.Combine(_data, "blue")).First()).Label, Is.EqualTo("blue"));
+        }
+        finally
+        {
+            TransferLearner.InMemoryFeatureBytes = threshold;
+        }
+    }
+
     [Test]
     public void OutputsNeverLandInTheData()
     {
