@@ -5,6 +5,8 @@ using MLTransfer.Cli;
 var root = new RootCommand("mltransfer — transfer learning for image classification on ML.NET and ONNX Runtime")
 {
     TrainCommand.Create(),
+    ExtractCommand.Create(),
+    QuantizeCommand.Create(),
     FineTuneCommand.Create(),
     EvaluateCommand.Create(),
     PredictCommand.Create(),
@@ -14,6 +16,7 @@ var root = new RootCommand("mltransfer — transfer learning for image classific
     BenchCommand.Create(),
     SuiteCommand.Create(),
     OodBenchCommand.Create(),
+    BenchHeadCommand.Create(),
 };
 Cancellation.Install();
 var parse = root.Parse(args);

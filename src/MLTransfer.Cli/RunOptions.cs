@@ -32,6 +32,12 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
     public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON document instead of text" };
     public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "No progress output" };
     public BackboneOptions Backbone { get; } = BackboneOptions.Create();
+    /// <summary>A feature folder the command may read instead of <see cref="Data"/> (train --features), or null.</summary>
+    public Option<string?>? Features { get; set; }
+
+    /// <summary>What the run reads: the dataset, or the feature folder.</summary>
+    public string InputPath(ParseResult parse) =>
+        parse.GetValue(Data) ?? (Features is null ? null : parse.GetValue(Features)) ?? throw new MLTransferException("No input was given", null, "Pass --data");
 
     public void AddTo(Command command)
     {
@@ -44,7 +50,7 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
     public bool Silent(ParseResult parse) => parse.GetValue(Quiet) || parse.GetValue(Json);
 
     public string OutputPath(ParseResult parse) =>
-        parse.GetValue(Output) ?? Path.Combine("models", DefaultModelName(parse.GetValue(Data)!) + outputSuffix + ".zip");
+        parse.GetValue(Output) ?? Path.Combine("models", DefaultModelName(InputPath(parse)) + outputSuffix + ".zip");
 
     /// <summary>
     /// Refuses, before any work, outputs that would land on the run's inputs or replace a foreign file; the
@@ -52,7 +58,7 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
     /// </summary>
     public void CheckOutputs(ParseResult parse, string? reportDir = null)
     {
-        var inputs = OutputGuard.InputsOf(parse.GetValue(Data)!).Append(Backbone.ExplicitFile(parse)).ToList();
+        var inputs = OutputGuard.InputsOf(InputPath(parse)).Append(Backbone.ExplicitFile(parse)).ToList();
         var force = parse.GetValue(Force);
         var output = OutputPath(parse);
         OutputGuard.Check(output, OutputKind.ModelZip, inputs, force);

@@ -21,11 +21,22 @@ internal static class TrainCommand
             .Range(1, FeatureExtractionOptions.MaxBatchSize);
         var report = new Option<string?>("--report") { Description = "Also write a self-contained HTML report (report.html) into this folder" };
 
+        var int8 = new Option<string?>("--int8") { Description = "Run the int8 copy of the backbone that 'mltransfer quantize' wrote (the zip then carries it)" };
+        var features = new Option<string?>("--features") { Description = "Train from the feature shards that 'mltransfer extract' wrote into this folder, without running the backbone (instead of --data)" };
+
         var command = new Command("train", "Train a classifier on a folder of labelled images and save it as a model zip")
         {
-            head, l2, l1, batchSize, report,
+            head, l2, l1, batchSize, report, features, int8,
         };
         run.AddTo(command);
+        run.Data.Required = false;
+        run.Features = features;
+        command.Validators.Add(r =>
+        {
+            var (hasData, hasFeatures) = (r.GetValue(run.Data) is not null, r.GetValue(features) is not null);
+            if (hasData == hasFeatures)
+                r.AddError(hasData ? "Give --data or --features, not both" : "Option '--data' is required (or --features FOLDER to train from extracted feature shards)");
+        });
         command.SetAction(parse =>
         {
             var asJson = parse.GetValue(run.Json);
@@ -40,7 +51,11 @@ internal static class TrainCommand
                     L2Regularization = parse.GetValue(l2),
                     L1Regularization = parse.GetValue(l1),
                 };
-                using var model = TransferLearner.Train(parse.GetValue(run.Data)!, options, Cancellation.Token);
+                if (parse.GetValue(int8) is { } quantized)
+                    options = options with { Backbone = options.Backbone with { Int8Graph = quantized } };
+                using var model = parse.GetValue(features) is { } folder
+                    ? TransferLearner.TrainFromFeatures(folder, options, Cancellation.Token)
+                    : TransferLearner.Train(parse.GetValue(run.Data)!, options, Cancellation.Token);
                 progress.Complete();
                 Cancellation.Token.ThrowIfCancellationRequested();
                 var metricsPath = run.Save(parse, model, outputPath);

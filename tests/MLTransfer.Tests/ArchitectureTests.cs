@@ -22,6 +22,7 @@ public partial class ArchitectureTests
         ["Evaluation"] = 3,
         ["Confidence"] = 3,
         ["Export"] = 4,
+        ["FeatureStore"] = 4,
         ["Training"] = 5,
         ["FineTuning"] = 6,
         ["Inference"] = 6,

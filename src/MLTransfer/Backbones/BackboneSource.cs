@@ -25,6 +25,12 @@ public sealed record BackboneSource
     /// </summary>
     public Func<BackboneDescription, BackboneDescription>? Adjust { get; init; }
 
+    /// <summary>
+    /// A statically quantized (int8) copy of this backbone written by <c>mltransfer quantize</c>, run instead of
+    /// the float graph; its features (and cache entries and shards) are keyed apart from the float ones. Null runs float.
+    /// </summary>
+    public string? Int8Graph { get; init; }
+
     /// <summary>The backbone named <paramref name="name"/> (catalog name or file), found the default way.</summary>
     public static implicit operator BackboneSource(string? name) => new() { Name = name };
 }

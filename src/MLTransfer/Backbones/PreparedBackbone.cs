@@ -43,4 +43,10 @@ internal sealed record PreparedBackbone(
     /// batch is dynamic. Such a graph runs larger batches as several calls.
     /// </summary>
     public int? FixedBatchSize { get; init; }
+
+    /// <summary>
+    /// Null for the float graph; for a quantized copy, <c>int8:</c> and a digest of its graph, which is part of
+    /// every cache key and shard signature because its features differ from the float graph's.
+    /// </summary>
+    public string? Precision { get; init; }
 }

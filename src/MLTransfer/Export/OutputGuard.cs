@@ -16,6 +16,8 @@ internal enum OutputKind
     Onnx,
     /// <summary>An HTML report.</summary>
     HtmlReport,
+    /// <summary>A feature shard (Parquet) written by <c>extract</c>.</summary>
+    FeatureShard,
 }
 
 /// <summary>
@@ -95,8 +97,10 @@ internal static class OutputGuard
             {
                 OutputKind.ModelZip => ModelZipReader.LooksLikeModelZip(path),
                 OutputKind.MetricsJson => IsMetricsJson(path),
-                OutputKind.Onnx => OnnxModelIO.Load(path).MetadataProps.Any(p => p.Key == FusedOnnxExporter.FusedMetadataKey),
+                OutputKind.Onnx => OnnxModelIO.Load(path).MetadataProps.Any(p => p.Key is FusedOnnxExporter.FusedMetadataKey or "mltransfer.int8"),
                 OutputKind.HtmlReport => ReadHead(path, 4096).Contains(HtmlMarker, StringComparison.Ordinal),
+                // The name says which shard it is and the reader checks the rest; a Parquet file of that name is ours to replace.
+                OutputKind.FeatureShard => Path.GetFileName(path).StartsWith("shard-", StringComparison.Ordinal) && ReadHead(path, 4).StartsWith("PAR1", StringComparison.Ordinal),
                 _ => false,
             };
         }
@@ -135,6 +139,7 @@ internal static class OutputGuard
         OutputKind.ModelZip => "model zip",
         OutputKind.MetricsJson => "metrics JSON",
         OutputKind.Onnx => "ONNX export",
+        OutputKind.FeatureShard => "feature shard",
         _ => "report",
     };
 
@@ -143,6 +148,7 @@ internal static class OutputGuard
         OutputKind.ModelZip => "model.zip",
         OutputKind.MetricsJson => "model.metrics.json",
         OutputKind.Onnx => "model.onnx",
+        OutputKind.FeatureShard => "features/",
         _ => "report.html",
     };
 }

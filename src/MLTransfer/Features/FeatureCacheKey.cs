@@ -18,12 +18,26 @@ namespace MLTransfer.Features;
 /// </param>
 internal sealed record FeatureCacheKey(string BackboneSha256, PreparedBackbone Backbone, string? Tensor = null, string? View = null, string? Pixels = null)
 {
+    /// <summary>
+    /// Everything that changes the tensor for a given backbone file, as one canonical line: the pixels, the input
+    /// size, resize mode, channel order, normalisation, the tensor and (for int8) the quantized graph.
+    /// Feature shards carry it too, so shards and caches agree on what "the same features" means.
+    /// </summary>
+    public string Preprocessing
+    {
+        get
+        {
+            var d = Backbone.Description;
+            var text = string.Create(CultureInfo.InvariantCulture,
+                $"{Pixels ?? FeatureCache.DecoderVersion}|{Backbone.InputWidth}x{Backbone.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|{Tensor ?? Backbone.Feature.FeatureTensor}");
+            return Backbone.Precision is { } precision ? text + "|" + precision : text;
+        }
+    }
+
     /// <summary>The cache file under <paramref name="workspace"/>.</summary>
     public string PathIn(string workspace)
     {
-        var d = Backbone.Description;
-        var preprocessing = string.Create(CultureInfo.InvariantCulture,
-            $"{Pixels ?? FeatureCache.DecoderVersion}|{Backbone.InputWidth}x{Backbone.InputHeight}|{d.ResizeMode}|{d.ChannelOrder}|{string.Join(',', d.Mean)}|{string.Join(',', d.Std)}|{Tensor ?? Backbone.Feature.FeatureTensor}");
+        var preprocessing = Preprocessing;
         if (View is not null)
             preprocessing += "\n" + View;
         var (folder, file) = Tensor is null ? ("features", "features.bin") : ("cuts", "activations.bin");

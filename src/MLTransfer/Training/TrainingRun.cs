@@ -23,7 +23,7 @@ namespace MLTransfer.Training;
 /// <see cref="Usable"/> (the images that decoded, with the checks that go with them),
 /// <see cref="Evaluate"/> and <see cref="Finish"/> (the report and metadata every model carries).
 /// </remarks>
-internal sealed class TrainingRun
+internal sealed partial class TrainingRun
 {
     private readonly Stopwatch _clock;
 

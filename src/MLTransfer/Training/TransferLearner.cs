@@ -11,7 +11,7 @@ namespace MLTransfer.Training;
 /// extract features (cached), fit the head on the training split, score validation and test, and assemble
 /// the ML.NET model that is saved.
 /// </summary>
-public static class TransferLearner
+public static partial class TransferLearner
 {
     /// <summary>Trains a classifier on the labelled images under <paramref name="dataPath"/> (folder or manifest).</summary>
     /// <exception cref="MLTransferException">Bad data, a missing or mismatched backbone, or nothing left to train on.</exception>
@@ -25,8 +25,17 @@ public static class TransferLearner
             (run, images, candidates, reason) = BackboneSelection.Choose(run);
         else
             images = run.Usable(run.Extract());
-        var o = run.Options;
+        var trained = FitHead(run, images, reason);
+        return candidates.Count == 0 ? trained : trained.WithCandidates(candidates);
+    }
 
+    /// <summary>
+    /// Fits the head on the run's training features, calibrates it, evaluates it and saves the metadata: the
+    /// part of a run after extraction, the same whether the features were just extracted or read from shards.
+    /// </summary>
+    internal static TrainedModel FitHead(TrainingRun run, RunImages images, string reason)
+    {
+        var o = run.Options;
         var ml = ProcessTemp.NewMLContext(o.Seed);
         var clock = Stopwatch.StartNew();
         var head = HeadTrainer.Fit(ml, run.ClassNames, images.VectorsOf(images.Train), images.Labels(images.Train), o.Head, o.L2Regularization, o.L1Regularization, o.BalanceClasses);
@@ -42,7 +51,6 @@ public static class TransferLearner
         });
         var evaluation = run.Evaluate(images, Score, calibration, images.VectorsOf);
         var model = ModelPipeline.FitFeaturizer(ml, run.Prepared).Append(head);
-        var trained = run.Finish(ml, model, run.Prepared, images, evaluation, o.Head.ToString(), reason, clock.Elapsed, calibration);
-        return candidates.Count == 0 ? trained : trained.WithCandidates(candidates);
+        return run.Finish(ml, model, run.Prepared, images, evaluation, o.Head.ToString(), reason, clock.Elapsed, calibration);
     }
 }
