@@ -52,6 +52,8 @@ public sealed class ImageClassifier : IDisposable
         // ML.NET only builds getters for image types registered for MLImage; register this size first.
         new ImageTypeAttribute(metadata.Backbone.InputHeight, metadata.Backbone.InputWidth).Register();
         _inputSchema[nameof(Input.Image)].ColumnType = new ImageDataViewType(metadata.Backbone.InputHeight, metadata.Backbone.InputWidth);
+        if (metadata.InputKind != ModelInputKind.Image)
+            _inputSchema[nameof(Input.Image)].ColumnName = EstimatorChain.ImageColumn;
     }
 
     /// <summary>What the model is: classes, backbone, training facts and metrics.</summary>
@@ -61,7 +63,8 @@ public sealed class ImageClassifier : IDisposable
     public IReadOnlyList<string> ClassNames => Metadata.ClassNames;
 
     /// <summary>
-    /// Loads a model zip written by MLTransfer. The zip is verified (see <see cref="ModelPackage.Load"/>), its
+    /// Loads a model zip written by MLTransfer (<c>train</c>, <c>finetune</c>, or <c>mlContext.Model.Save</c> of a
+    /// pipeline with TransferImageClassification, whose images are then decoded as its chain decodes them). The zip is verified (see <see cref="ModelPackage.Load"/>), its
     /// chain's class names and score width are checked against the metadata, and one generated image is
     /// predicted, so a model that loads also answers.
     /// </summary>
@@ -76,6 +79,8 @@ public sealed class ImageClassifier : IDisposable
     {
         var ml = ProcessTemp.NewMLContext();
         var (model, metadata) = ModelPackage.Load(ml, modelPath);
+        if (metadata.InputKind != ModelInputKind.Image)
+            model = EstimatorChain.ScoringPart(model, metadata, modelPath);
         var classifier = new ImageClassifier(ml, model, metadata, decode ?? ImageDecodeOptions.Default, decodeBudget);
         try
         {
@@ -135,7 +140,7 @@ public sealed class ImageClassifier : IDisposable
     /// <param name="topK">How many classes to list in <see cref="ImagePrediction.TopK"/>.</param>
     /// <exception cref="ImageDecodeException">The file is missing or not a usable image.</exception>
     /// <exception cref="DecodeBudgetExceededException">The decode budget is full (only with one).</exception>
-    public ImagePrediction Predict(string imagePath, int topK = 3) => _budget is null
+    public ImagePrediction Predict(string imagePath, int topK = 3) => _budget is null && Metadata.InputKind == ModelInputKind.Image
         ? Predict(ImageDecoder.DecodeFile(imagePath, Width, Height, Metadata.Backbone.ResizeMode, _decode), topK)
         : Predict(Decode(ImageDecoder.ReadFile(imagePath, _decode), imagePath), topK);
 
@@ -147,11 +152,15 @@ public sealed class ImageClassifier : IDisposable
     private DecodedImage Decode(byte[] encoded, string? source)
     {
         var mode = Metadata.Backbone.ResizeMode;
+        // A TransferImageClassification chain resizes itself; it gets the image as its own first step decodes it.
+        DecodedImage DecodeNow() => Metadata.InputKind == ModelInputKind.Image
+            ? ImageDecoder.Decode(encoded, Width, Height, mode, _decode, source)
+            : EstimatorChain.Decode(Metadata.InputKind, encoded, _decode, source);
         if (_budget is null)
-            return ImageDecoder.Decode(encoded, Width, Height, mode, _decode, source);
+            return DecodeNow();
         // Reserved before decoding and released before the model runs: the decoded pixels are what is large.
         using var _ = _budget.Reserve(ImageDecoder.EstimateDecodeBytes(encoded, Width, Height, mode, _decode));
-        return ImageDecoder.Decode(encoded, Width, Height, mode, _decode, source);
+        return DecodeNow();
     }
 
     /// <summary>Predicts the class of an encoded image read from a stream.</summary>
