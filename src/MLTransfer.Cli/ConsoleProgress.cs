@@ -6,8 +6,8 @@ namespace MLTransfer.Cli;
 /// <summary>
 /// Extraction progress and the run's log lines on stderr. On a terminal the progress is one live line that
 /// log lines never share: a log line first erases it, takes its own line, and the progress is drawn again
-/// below. On a redirected stream, progress is a plain line every tenth of the way, so logs hold no control
-/// characters. Always ends with its own completion line.
+/// below, until the extraction is complete (the library then logs its own summary line). On a redirected
+/// stream, progress is a plain line every tenth of the way, so logs hold no control characters.
 /// </summary>
 internal sealed class ConsoleProgress(bool quiet, bool? live = null) : IProgress<ExtractionProgress>
 {
@@ -16,22 +16,21 @@ internal sealed class ConsoleProgress(bool quiet, bool? live = null) : IProgress
     private readonly bool _live = live ?? !Console.IsErrorRedirected;
     private readonly Lock _gate = new();
     private int _lastDecile = -1;
-    private ExtractionProgress? _last;
     private string? _shown;
 
     public void Report(ExtractionProgress value)
     {
         lock (_gate)
         {
-            _last = value;
             if (quiet || value.Total == 0)
                 return;
             var line = string.Create(CultureInfo.InvariantCulture,
                 $"features: {value.Done}/{value.Total} images, {value.ImagesPerSecond:F0}/s, {value.FromCache} cached, {value.Skipped} skipped, ETA {value.Remaining:mm\\:ss}");
             if (_live)
             {
-                Console.Error.Write($"{EraseLine}{line}");
-                _shown = line;
+                // At 100 % the line goes: the run's own summary line follows, and a finished count adds nothing.
+                _shown = value.Done < value.Total ? line : null;
+                Console.Error.Write(_shown is null ? EraseLine : $"{EraseLine}{line}");
                 return;
             }
             var decile = value.Done * 10 / value.Total;
@@ -59,17 +58,14 @@ internal sealed class ConsoleProgress(bool quiet, bool? live = null) : IProgress
         }
     }
 
+    /// <summary>Erases a live line still shown (an interrupted or partly cached extraction).</summary>
     public void Complete()
     {
         lock (_gate)
         {
-            if (quiet || _last is null)
-                return;
             if (_shown is not null)
                 Console.Error.Write(EraseLine);
             _shown = null;
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"features: done, {_last.Done} images in {_last.Elapsed.TotalSeconds:F1} s ({_last.FromCache} cached, {_last.Skipped} skipped)"));
         }
     }
 }
