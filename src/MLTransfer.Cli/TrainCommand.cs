@@ -39,6 +39,9 @@ internal static class TrainCommand
                 var progress = new ConsoleProgress(run.Silent(parse));
                 if (NeuralHeadTraining.Handles(parse.GetValue(head)!))
                 {
+                    if (parse.GetValue(report) is not null || parse.GetValue(l1) is not null)
+                        throw new MLTransferException($"--{(parse.GetValue(report) is not null ? "report" : "l1")} is not available with --head {parse.GetValue(head)}", null,
+                            "Leave it out; after training, 'mltransfer report --model ZIP --data DIR' writes the report of any model");
                     var neuralOptions = run.Apply(parse, progress, new FeatureExtractionOptions { BatchSize = parse.GetValue(batchSize) }) with { L2Regularization = parse.GetValue(l2) };
                     var result = neural.Run(parse, run, neuralOptions, parse.GetValue(head)!, outputPath, asJson);
                     progress.Complete();

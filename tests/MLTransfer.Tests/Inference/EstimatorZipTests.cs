@@ -144,6 +144,26 @@ public class EstimatorZipTests
     }
 
     [Test]
+    public async Task The_service_serves_the_estimator_zip_with_the_plain_consumers_scores()
+    {
+        var plain = PlainConsumerScores(out var labels);
+        await using var host = await MLTransfer.Tests.Service.ServiceHost.StartAsync(_zip);
+        foreach (var row in _test.Take(4))
+        {
+            var path = Path.Combine(ImageClassificationEstimatorTests.Flowers, row.ImagePath);
+            using var content = new ByteArrayContent(File.ReadAllBytes(path));
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/jpeg");
+            using var response = await host.Client.PostAsync("predict", content);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.That((int)response.StatusCode, Is.EqualTo(200), body);
+            using var doc = JsonDocument.Parse(body);
+            var probabilities = doc.RootElement.GetProperty("probabilities").EnumerateArray().Select(p => p.GetProperty("probability").GetSingle()).ToArray();
+            Assert.That(probabilities, Is.EqualTo(plain[Path.GetFileName(path)]).Within(1e-5f), path);
+            Assert.That(doc.RootElement.GetProperty("label").GetString(), Is.EqualTo(labels[Path.GetFileName(path)]));
+        }
+    }
+
+    [Test]
     public void Report_and_export_take_the_estimator_zip()
     {
         var report = CliRunner.Run(["report", "--model", _zip, "--data", _testFolder, "--out", Path.Combine(_dir, "report")]);
