@@ -9,7 +9,7 @@ internal static class EvaluateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model zip written by 'mltransfer train'", Required = true };
+        var model = new Option<string>("--model", "-m") { Description = "Model zip (from 'mltransfer train' or 'finetune', or a saved TransferImageClassification pipeline)", Required = true };
         var data = new Option<string>("--data") { Description = "Labelled images: class folders or a CSV/TSV manifest", Required = true };
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };
         var command = new Command("evaluate", "Score a saved model on a labelled image folder") { model, data, json };

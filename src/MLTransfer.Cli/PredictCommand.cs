@@ -1,16 +1,17 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text;
 using MLTransfer.Images;
 using MLTransfer.Inference;
 
 namespace MLTransfer.Cli;
 
-/// <summary><c>mltransfer predict</c>: classify image files with a saved model.</summary>
+/// <summary><c>mltransfer predict</c>: classify image files, folders or globs with a saved model.</summary>
 internal static class PredictCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model zip written by 'mltransfer train'", Required = true };
+        var model = new Option<string>("--model", "-m") { Description = "Model zip (from 'mltransfer train' or 'finetune', or a saved TransferImageClassification pipeline)", Required = true };
         var top = new Option<int>("--top") { Description = "Classes listed per image", DefaultValueFactory = _ => 3 }.Range(1, 100_000);
         var minConfidence = new Option<float>("--min-confidence")
         {
@@ -18,48 +19,73 @@ internal static class PredictCommand
             DefaultValueFactory = _ => 0f,
         }.Probability();
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };
-        var images = new Argument<string[]>("images") { Description = "Image files", Arity = ArgumentArity.OneOrMore };
-        var command = new Command("predict", "Classify images with a saved model, saying when it does not stand by the answer") { model, top, minConfidence, json, images };
+        var csv = new Option<bool>("--csv") { Description = "Print CSV for batch scoring: image, label (empty when the model abstains), probability, abstention, error, then one probability column per class" };
+        var images = new Argument<string[]>("images")
+        {
+            Description = "Image files, folders (every image under them) or quoted globs such as 'photos/**/*.jpg'",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var command = new Command("predict", "Classify images (files, folders or globs) with a saved model, saying when it does not stand by the answer")
+        {
+            model, top, minConfidence, json, csv, images,
+        };
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(json) && r.GetValue(csv))
+                r.AddError("--json and --csv cannot be combined; choose one output format");
+        });
         command.SetAction(parse =>
         {
             var asJson = parse.GetValue(json);
             return CommandRunner.Run(asJson, () =>
             {
+                var files = ImageArguments.Expand(parse.GetValue(images)!);
                 using var classifier = ImageClassifier.Load(parse.GetValue(model)!);
-                var results = new List<object>();
-                var failures = 0;
-                foreach (var path in parse.GetValue(images)!)
+                var (topK, threshold) = (parse.GetValue(top), parse.GetValue(minConfidence));
+                // The classifier is thread-safe; batches of files are scored in parallel and printed in order.
+                var results = new (ImagePrediction? Prediction, string? Error)[files.Count];
+                Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = Cancellation.Token }, i =>
                 {
                     try
                     {
-                        var p = classifier.Predict(path, parse.GetValue(top), parse.GetValue(minConfidence));
-                        results.Add(new
-                        {
-                            image = path,
-                            label = p.IsConfident ? p.Label : null,
-                            probability = p.Probability,
-                            isConfident = p.IsConfident,
-                            abstention = p.Abstention,
-                            reason = Verdict(p),
-                            mostProbable = p.Label,
-                            outOfDomainScore = p.OutOfDomainScore,
-                            outOfDomainThreshold = p.OutOfDomainThreshold,
-                            topK = p.TopK,
-                        });
-                        if (!asJson)
-                            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                                $"{path}: {(p.IsConfident ? p.Label : "(abstains)")} {p.Probability:F3}  ({string.Join(", ", p.TopK.Select(t => $"{t.Label} {t.Probability:F3}"))}); {Verdict(p)}"));
+                        results[i] = (classifier.Predict(files[i], topK, threshold), null);
                     }
                     catch (ImageDecodeException e)
                     {
-                        failures++;
-                        results.Add(new { image = path, error = e.Reason });
-                        Console.Error.WriteLine($"error: {path}: {e.Reason}");
+                        results[i] = (null, e.Reason);
                     }
-                }
+                });
+                for (var i = 0; i < files.Count; i++)
+                    if (results[i].Error is { } error)
+                        Console.Error.WriteLine($"error: {files[i]}: {error}");
                 if (asJson)
-                    CommandRunner.WriteJson(new { model = parse.GetValue(model), predictions = results });
-                return failures == 0 ? ExitCodes.Success : ExitCodes.Failure;
+                    CommandRunner.WriteJson(new
+                    {
+                        model = parse.GetValue(model),
+                        predictions = files.Select((f, i) => results[i].Prediction is { } p
+                            ? (object)new
+                            {
+                                image = f,
+                                label = p.IsConfident ? p.Label : null,
+                                probability = p.Probability,
+                                isConfident = p.IsConfident,
+                                abstention = p.Abstention,
+                                reason = Verdict(p),
+                                mostProbable = p.Label,
+                                outOfDomainScore = p.OutOfDomainScore,
+                                outOfDomainThreshold = p.OutOfDomainThreshold,
+                                topK = p.TopK,
+                            }
+                            : new { image = f, error = results[i].Error }),
+                    });
+                else if (parse.GetValue(csv))
+                    WriteCsv(Console.Out, classifier.ClassNames, files, results);
+                else
+                    for (var i = 0; i < files.Count; i++)
+                        if (results[i].Prediction is { } p)
+                            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                                $"{files[i]}: {(p.IsConfident ? p.Label : "(abstains)")} {p.Probability:F3}  ({string.Join(", ", p.TopK.Select(t => $"{t.Label} {t.Probability:F3}"))}); {Verdict(p)}"));
+                return results.All(r => r.Error is null) ? ExitCodes.Success : ExitCodes.Failure;
             });
         });
         return command;
@@ -79,4 +105,32 @@ internal static class PredictCommand
             _ => $"confident; {distance}",
         };
     }
+
+    /// <summary>
+    /// RFC 4180 CSV: a header, then one row per image (failed images keep their row, with the reason in <c>error</c>;
+    /// an abstention leaves <c>label</c> empty and names its reason).
+    /// </summary>
+    private static void WriteCsv(TextWriter output, IReadOnlyList<string> classes, List<string> files, (ImagePrediction? Prediction, string? Error)[] results)
+    {
+        output.WriteLine(string.Join(',', new[] { "image", "label", "probability", "abstention", "error" }.Concat(classes).Select(Field)));
+        for (var i = 0; i < files.Count; i++)
+        {
+            var row = new StringBuilder(Field(files[i]));
+            if (results[i].Prediction is { } p)
+            {
+                row.Append(',').Append(p.IsConfident ? Field(p.Label) : "").Append(',').Append(p.Probability.ToString("R", CultureInfo.InvariantCulture))
+                    .Append(',').Append(p.IsConfident ? "" : p.Abstention.ToString()).Append(',');
+                foreach (var c in p.Probabilities)
+                    row.Append(',').Append(c.Probability.ToString("R", CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                row.Append(",,,,").Append(Field(results[i].Error!)).Append(',', classes.Count);
+            }
+            output.WriteLine(row);
+        }
+    }
+
+    private static string Field(string value) =>
+        value.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
 }

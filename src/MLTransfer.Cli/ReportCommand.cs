@@ -10,7 +10,7 @@ internal static class ReportCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model zip written by 'mltransfer train'", Required = true };
+        var model = new Option<string>("--model", "-m") { Description = "Model zip (from 'mltransfer train' or 'finetune', or a saved TransferImageClassification pipeline)", Required = true };
         var data = new Option<string>("--data") { Description = "Labelled images: class folders or a CSV/TSV manifest", Required = true };
         var output = new Option<string>("--out") { Description = "Folder for report.html", DefaultValueFactory = _ => "report" };
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text" };

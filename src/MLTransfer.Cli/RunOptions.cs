@@ -70,7 +70,6 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
     /// <summary>Library options from the shared flags; the caller adds its own.</summary>
     public TransferLearningOptions Apply(ParseResult parse, ConsoleProgress progress, FeatureExtractionOptions? extraction = null)
     {
-        var silent = Silent(parse);
         return new TransferLearningOptions
         {
             Backbone = Backbone.Source(parse),
@@ -85,11 +84,8 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
                 LockTimeout = TimeSpan.FromSeconds(parse.GetValue(CacheWait)),
             },
             Extraction = (extraction ?? new FeatureExtractionOptions()) with { Progress = progress },
-            Log = line =>
-            {
-                if (!silent)
-                    Console.Error.WriteLine(line);
-            },
+            // Through the progress, so a log line never lands on the live progress line.
+            Log = progress.Log,
         };
     }
 

@@ -13,8 +13,9 @@ internal static class TrainCommand
     public static Command Create()
     {
         var run = new RunOptions("", "feature");
-        var head = new Option<string>("--head") { Description = "Head trainer: lbfgs or sdca", DefaultValueFactory = _ => "lbfgs" };
-        head.AcceptOnlyFromAmong("lbfgs", "sdca");
+        var head = new Option<string>("--head") { Description = "Head trainer: lbfgs or sdca (ML.NET), or softmax or mlp (TransferImageClassification's heads: --epochs, --hidden, --learning-rate, --dropout, --augment)", DefaultValueFactory = _ => "lbfgs" };
+        head.AcceptOnlyFromAmong("lbfgs", "sdca", "softmax", "mlp");
+        var neural = new NeuralHeadTraining();
         var l2 = new Option<float?>("--l2") { Description = "L2 regularisation of the head [default: trainer's]" }.NonNegative();
         var l1 = new Option<float?>("--l1") { Description = "L1 regularisation of the head [default: trainer's]" }.NonNegative();
         var batchSize = new Option<int>("--batch-size") { Description = "Images per backbone call", DefaultValueFactory = _ => new FeatureExtractionOptions().BatchSize }
@@ -37,6 +38,8 @@ internal static class TrainCommand
             if (hasData == hasFeatures)
                 r.AddError(hasData ? "Give --data or --features, not both" : "Option '--data' is required (or --features FOLDER to train from extracted feature shards)");
         });
+        foreach (var option in neural.All)
+            command.Options.Add(option);
         command.SetAction(parse =>
         {
             var asJson = parse.GetValue(run.Json);
@@ -45,6 +48,16 @@ internal static class TrainCommand
                 var outputPath = run.OutputPath(parse);
                 run.CheckOutputs(parse, parse.GetValue(report));
                 var progress = new ConsoleProgress(run.Silent(parse));
+                if (NeuralHeadTraining.Handles(parse.GetValue(head)!))
+                {
+                    if (parse.GetValue(report) is not null || parse.GetValue(l1) is not null)
+                        throw new MLTransferException($"--{(parse.GetValue(report) is not null ? "report" : "l1")} is not available with --head {parse.GetValue(head)}", null,
+                            "Leave it out; after training, 'mltransfer report --model ZIP --data DIR' writes the report of any model");
+                    var neuralOptions = run.Apply(parse, progress, new FeatureExtractionOptions { BatchSize = parse.GetValue(batchSize) }) with { L2Regularization = parse.GetValue(l2) };
+                    var result = neural.Run(parse, run, neuralOptions, parse.GetValue(head)!, outputPath, asJson);
+                    progress.Complete();
+                    return result;
+                }
                 var options = run.Apply(parse, progress, new FeatureExtractionOptions { BatchSize = parse.GetValue(batchSize) }) with
                 {
                     Head = parse.GetValue(head) == "sdca" ? HeadKind.SdcaMaximumEntropy : HeadKind.LbfgsMaximumEntropy,
@@ -68,7 +81,8 @@ internal static class TrainCommand
                 var r = model.Report;
                 if (r.BackboneCandidates.Count > 0)
                     Console.WriteLine(Reports.CandidatesTable(r.BackboneCandidates));
-                Console.WriteLine($"Backbone: {r.Backbone} ({r.BackboneReason})");
+                // The log above already gave the reason, unless it was silenced: each fact is printed once.
+                Console.WriteLine(run.Silent(parse) ? $"Backbone: {r.Backbone} ({r.BackboneReason})" : $"Backbone: {r.Backbone}");
                 Console.WriteLine(Reports.CountsTable(r));
                 if (r.Skipped.Count > 0)
                     Console.WriteLine(Reports.SkippedList(r.Skipped.Select(s => (s.Path, s.Reason)).ToList()));

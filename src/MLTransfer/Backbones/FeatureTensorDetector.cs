@@ -65,7 +65,7 @@ internal static class FeatureTensorDetector
             $"not a single pooled feature map (a headless backbone); the graph outputs are " +
             $"{string.Join(", ", graph.Output.Select(o => $"'{o.Name}' {OnnxShapes.FormatShape(o)}"))}",
             where,
-            $"Pass --feature-tensor NAME with the tensor to use as the embedding; the last values computed " +
+            $"Set BackboneDescription.FeatureTensor (CLI: --feature-tensor NAME) to the tensor to use as the embedding; the last values computed " +
             $"by the graph are {LastValues(graph)}");
     }
 
@@ -221,7 +221,7 @@ internal static class FeatureTensorDetector
                 : $"the last values computed by the graph are {LastValues(index.Graph)}";
             throw new MLTransferException(
                 $"Feature tensor '{name}' does not exist in model {where}", where,
-                $"Pass --feature-tensor with the name of a node output ({hint}), or omit it to detect the classifier input");
+                $"Set BackboneDescription.FeatureTensor (CLI: --feature-tensor) to the name of a node output ({hint}), or omit it to detect the classifier input");
         }
 
         index.Declared.TryGetValue(name, out var declared);

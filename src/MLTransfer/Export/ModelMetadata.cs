@@ -10,7 +10,7 @@ namespace MLTransfer.Export;
 public sealed record ModelMetadata
 {
     /// <summary>Version of this metadata layout; a reader refuses versions newer than it knows.</summary>
-    public int FormatVersion { get; init; } = ModelPackage.CurrentFormatVersion;
+    public int FormatVersion { get; init; } = ModelPackage.ImageInputFormatVersion;
     /// <summary>Version of MLTransfer that wrote the model.</summary>
     public string LibraryVersion { get; init; } = typeof(ModelMetadata).Assembly.GetName().Version?.ToString() ?? "0";
     /// <summary>When the model was trained (UTC).</summary>
@@ -43,4 +43,13 @@ public sealed record ModelMetadata
     /// judged out of domain).
     /// </summary>
     public ConfidenceCalibration? Calibration { get; init; }
+    /// <summary>
+    /// What the saved chain takes: a decoded image (<c>train</c>, <c>finetune</c>) or, for a TransferImageClassification
+    /// pipeline, the image column it was fitted on (paths or bytes), named by <see cref="InputColumn"/>.
+    /// </summary>
+    public ModelInputKind InputKind { get; init; } = ModelInputKind.Image;
+    /// <summary>Name of the chain's input column (<c>Image</c> for <c>train</c> zips).</summary>
+    public string InputColumn { get; init; } = ModelPipeline.ImageColumn;
+    /// <summary>Name of the chain's class-probabilities column.</summary>
+    public string ScoreColumn { get; init; } = "Score";
 }

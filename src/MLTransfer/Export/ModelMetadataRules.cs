@@ -68,6 +68,10 @@ internal static partial class ModelMetadataRules
             return "backboneSha256 is not a SHA-256 (64 hex digits)";
         if (m.FeatureSize is < 1 or > MaxFeatureSize)
             return $"featureSize {m.FeatureSize} is outside 1..{MaxFeatureSize:N0}";
+        if (!Enum.IsDefined(m.InputKind))
+            return $"inputKind {(int)m.InputKind} is not a known kind";
+        if (string.IsNullOrWhiteSpace(m.InputColumn) || string.IsNullOrWhiteSpace(m.ScoreColumn))
+            return "inputColumn and scoreColumn must name columns";
         return m.Calibration is { } c ? CalibrationProblem(c) : null;
     }
 

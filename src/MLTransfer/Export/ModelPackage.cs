@@ -12,9 +12,18 @@ namespace MLTransfer.Export;
 /// </summary>
 public static class ModelPackage
 {
-    /// <summary>The metadata layout this version writes and the newest it reads.</summary>
-    public const int CurrentFormatVersion = 1;
-    /// <summary>Zip entry holding the metadata.</summary>
+    /// <summary>
+    /// The newest metadata layout this version reads and writes. Zips of <c>train</c> and <c>finetune</c> are
+    /// written as version 1, which older readers load; TransferImageClassification zips as version 2, since a
+    /// version-1 reader would feed their chain the wrong input.
+    /// </summary>
+    public const int CurrentFormatVersion = 2;
+    /// <summary>The layout of zips whose chain takes a decoded image (<see cref="ModelInputKind.Image"/>).</summary>
+    internal const int ImageInputFormatVersion = 1;
+    /// <summary>
+    /// Zip entry holding the metadata. In a zip saved by <c>mlContext.Model.Save</c> from a pipeline with
+    /// TransferImageClassification, the entry sits in the folder ML.NET gave that step (ending in this path).
+    /// </summary>
     public const string MetadataEntry = "MLTransfer/metadata.json";
 
     /// <summary>JSON settings for metadata and metrics files.</summary>
@@ -84,6 +93,8 @@ public static class ModelPackage
     public static (ITransformer Model, ModelMetadata Metadata) Load(MLContext ml, string path)
     {
         var metadata = ModelZipReader.Verify(path);
+        // A bytes model's first step is MLTransfer's decoder, which ML.NET finds by contract name in registered assemblies.
+        ml.ComponentCatalog.RegisterAssembly(typeof(ModelPackage).Assembly);
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);

@@ -70,7 +70,7 @@ internal static class ModelZipReader
     {
         try
         {
-            return WithZip(path, zip => zip.GetEntry(ModelPackage.MetadataEntry) is not null);
+            return WithZip(path, zip => MetadataEntries(zip).Count > 0);
         }
         catch (MLTransferException)
         {
@@ -132,9 +132,14 @@ internal static class ModelZipReader
 
     private static ModelMetadata Metadata(ZipArchive zip, string path)
     {
-        var entry = zip.GetEntry(ModelPackage.MetadataEntry)
-            ?? throw new MLTransferException($"The zip is not an MLTransfer model (it has no {ModelPackage.MetadataEntry})", path,
-                "Pass a model written by 'mltransfer train' or 'finetune'; a zip saved from the TransferImageClassification estimator loads with mlContext.Model.Load, or becomes one ONNX file with 'mltransfer export'");
+        var entries = MetadataEntries(zip);
+        if (entries.Count == 0)
+            throw new MLTransferException($"The zip is not an MLTransfer model (it has no {ModelPackage.MetadataEntry})", path,
+                "Pass a model written by 'mltransfer train' or 'finetune', or saved with mlContext.Model.Save from a pipeline with TransferImageClassification");
+        if (entries.Count > 1)
+            throw new MLTransferException($"The zip holds {entries.Count} MLTransfer models where one is expected", path,
+                "Save the pipeline with one TransferImageClassification step, or use a model written by 'mltransfer train'");
+        var entry = entries[0];
         if (entry.Length > MaxMetadataBytes)
             throw Damaged(path, $"its metadata entry declares {entry.Length:N0} bytes (at most {MaxMetadataBytes:N0} are accepted)");
         var bytes = ReadEntry(entry, path);
@@ -161,6 +166,13 @@ internal static class ModelZipReader
         ModelMetadataRules.Check(metadata, path);
         return metadata;
     }
+
+    /// <summary>
+    /// The metadata entry at the root (train and finetune zips), or inside the folder ML.NET gave a fitted
+    /// TransferImageClassification step when its pipeline was saved.
+    /// </summary>
+    private static List<ZipArchiveEntry> MetadataEntries(ZipArchive zip) =>
+        zip.Entries.Where(e => e.FullName == ModelPackage.MetadataEntry || e.FullName.EndsWith("/" + ModelPackage.MetadataEntry, StringComparison.Ordinal)).ToList();
 
     /// <summary>Reads an entry whole, refusing more bytes than the zip directory declared.</summary>
     private static byte[] ReadEntry(ZipArchiveEntry entry, string path)

@@ -67,7 +67,7 @@ internal static class OutputGuard
         }
         if (!force && File.Exists(full) && !IsOurs(full, kind))
             throw new MLTransferException($"A file that is not an MLTransfer {Describe(kind)} is already there", full,
-                "Choose another output path, or pass --force (Force = true) to replace it");
+                "Choose another output path, or pass force: true to the save (CLI: --force) to replace it");
     }
 
     /// <summary>

@@ -89,7 +89,7 @@ internal sealed class BackboneSession : IDisposable
         var size = Backbone.FeatureSize;
         if (flat.Length != count * size)
             throw new MLTransferException($"The backbone returned {flat.Length} values for {count} images, expected {count * size}",
-                Backbone.Description.Name, "The backbone graph does not match its description; check --feature-tensor");
+                Backbone.Description.Name, "The backbone graph does not match its description; check BackboneDescription.FeatureTensor (CLI: --feature-tensor)");
         var result = new float[count][];
         for (var i = 0; i < count; i++)
             result[i] = flat.Slice(i * size, size).ToArray();

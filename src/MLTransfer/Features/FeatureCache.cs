@@ -128,7 +128,7 @@ internal sealed class FeatureCache : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new MLTransferException("Cannot create the feature cache folder", folder,
-                "Check that the workspace folder is writable, or pass a different --workspace (or --no-cache)", e);
+                "Check that the workspace folder is writable, or set another FeatureCacheOptions.WorkspacePath (CLI: --workspace), or Enabled = false (CLI: --no-cache)", e);
         }
 
         var (lockFile, file) = Acquire(full, options);
@@ -149,12 +149,12 @@ internal sealed class FeatureCache : IDisposable
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     throw new MLTransferException($"Cannot start a new feature cache after moving the damaged one to {quarantined}: {e.Message}", full,
-                        "Make sure no older MLTransfer version uses this workspace, or pass a different --workspace", e);
+                        "Make sure no older MLTransfer version uses this workspace, or set another FeatureCacheOptions.WorkspacePath (CLI: --workspace)", e);
                 }
                 notices.Add($"{problem}; moved it to {quarantined} and started an empty cache (delete that file once you no longer need it)");
                 if (HeaderProblem(file, featureSize) is { } again)
                     throw new MLTransferException($"The feature cache file was replaced while it was being repaired: {again}", full,
-                        "Make sure no older MLTransfer version uses this workspace, or pass a different --workspace");
+                        "Make sure no older MLTransfer version uses this workspace, or set another FeatureCacheOptions.WorkspacePath (CLI: --workspace)");
             }
             if (file.Length == 0)
             {
@@ -215,10 +215,10 @@ internal sealed class FeatureCache : IDisposable
                         options.LockTimeout <= TimeSpan.Zero
                             ? "The feature cache is in use by another run"
                             : $"The feature cache is still in use by another run after waiting {Describe(options.LockTimeout)}",
-                        path, "Wait for the other run to finish and try again, or pass a different --workspace so that the two runs do not share a cache", e);
+                        path, "Wait for the other run to finish and try again, or set another FeatureCacheOptions.WorkspacePath (CLI: --workspace) so that the two runs do not share a cache", e);
                 if (!waiting)
                 {
-                    options.Log?.Invoke($"waiting for another run to release the feature cache {path}… (up to {Describe(options.LockTimeout)}; a different --workspace avoids the wait)");
+                    options.Log?.Invoke($"waiting for another run to release the feature cache {path}… (up to {Describe(options.LockTimeout)}; another FeatureCacheOptions.WorkspacePath, CLI --workspace, avoids the wait)");
                     waiting = true;
                 }
                 var pause = options.PollInterval < left ? options.PollInterval : left;
@@ -229,7 +229,7 @@ internal sealed class FeatureCache : IDisposable
             {
                 lockFile?.Dispose();
                 throw new MLTransferException($"Cannot open the feature cache: {e.Message}", path,
-                    "Check that the workspace folder is writable, or pass a different --workspace (or --no-cache)", e);
+                    "Check that the workspace folder is writable, or set another FeatureCacheOptions.WorkspacePath (CLI: --workspace), or Enabled = false (CLI: --no-cache)", e);
             }
         }
     }
@@ -291,7 +291,7 @@ internal sealed class FeatureCache : IDisposable
                 if (File.Exists(aside) && n < 100)
                     continue;
                 throw new MLTransferException($"The feature cache is damaged and cannot be moved aside: {e.Message}", path,
-                    "Move or delete the file by hand, or pass a different --workspace", e);
+                    "Move or delete the file by hand, or set another FeatureCacheOptions.WorkspacePath (CLI: --workspace)", e);
             }
         }
     }

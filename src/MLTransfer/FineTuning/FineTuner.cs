@@ -35,7 +35,7 @@ public static class FineTuner
         var run = TrainingRun.Start(dataPath, options.Transfer, cancellation);
         if (run.Candidates is not null || run.Backbone.Spec.IsComposite)
             throw new MLTransferException($"Fine-tuning trains the top of one backbone; '{run.Backbone.Spec}' is {(run.Candidates is not null ? "a choice among several" : "a combination of backbones")}",
-                options.Transfer.Backbone?.Name, "Name one backbone for finetune (e.g. --backbone resnet50), or use train for selections and combinations");
+                options.Transfer.Backbone?.Name, "Name one backbone in TransferLearningOptions.Backbone (CLI: --backbone, e.g. resnet50), or use train for selections and combinations");
         var t = run.Options;
         var cut = BackboneCut.Of(run.Prepared, options.Unfreeze, run.Resolved.FilePath, run.Log);
         var images = run.Usable(run.Extract(cut.FrozenPart, run.Resolved.Sha256, cut.Plan.CutTensor));

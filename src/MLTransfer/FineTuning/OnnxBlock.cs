@@ -34,7 +34,7 @@ internal static class OnnxBlock
         if (convLayers < 1 || convLayers > convs.Count)
             throw new MLTransferException(
                 $"Cannot unfreeze {convLayers} conv layer(s): the backbone has {convs.Count} below its feature tensor '{outputTensor}'",
-                where, $"Pass --unfreeze between 1 and {convs.Count}");
+                where, $"Set FineTuningOptions.Unfreeze (CLI: --unfreeze) between 1 and {convs.Count}");
         var lowest = convs[^convLayers];
         for (var pos = ordered.IndexOf(lowest); pos >= 0; pos--)
         {

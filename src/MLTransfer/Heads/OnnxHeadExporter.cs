@@ -16,6 +16,8 @@ internal static class OnnxHeadExporter
     public const string InputName = PreparedBackbone.OutputName;
     /// <summary>Class probabilities, float <c>[N, K]</c>, in class-name order.</summary>
     public const string ProbabilitiesName = "mltransfer_probabilities";
+    /// <summary>Scores before the softmax, float <c>[N, K]</c>: what ML.NET's stock multiclass scorer takes in a TransferImageClassification chain.</summary>
+    public const string LogitsName = "mltransfer_head_logits";
     /// <summary>Index of the most probable class, int64 <c>[N]</c>.</summary>
     public const string PredictedIndexName = "mltransfer_predicted_index";
     /// <summary><c>metadata_props</c> key marking a head graph; its value describes the head.</summary>
@@ -52,6 +54,7 @@ internal static class OnnxHeadExporter
             graph.Node.Add(node);
         graph.Output.Add(OnnxShapes.TensorValue(ProbabilitiesName, FloatType, OnnxShapes.Dim("N"), OnnxShapes.Dim(classNames.Count)));
         graph.Output.Add(OnnxShapes.TensorValue(PredictedIndexName, Int64Type, OnnxShapes.Dim("N")));
+        graph.Output.Add(OnnxShapes.TensorValue(LogitsName, FloatType, OnnxShapes.Dim("N"), OnnxShapes.Dim(classNames.Count)));
         var model = new ModelProto
         {
             IrVersion = 7,
@@ -94,7 +97,7 @@ internal static class OnnxHeadExporter
             var b = $"mltransfer_head_b{l}";
             initializers.Add(OnnxShapes.FloatTensor(w, [layer.Outputs, layer.Inputs], weights));
             initializers.Add(OnnxShapes.FloatTensor(b, [layer.Outputs], layer.Bias));
-            var output = l + 1 < layers.Count ? $"mltransfer_head_z{l}" : "mltransfer_head_logits";
+            var output = l + 1 < layers.Count ? $"mltransfer_head_z{l}" : LogitsName;
             var gemm = Node("Gemm", $"mltransfer_head_gemm{l}", [current, w, b], output);
             gemm.Attribute.Add(OnnxShapes.IntAttribute("transB", 1));
             yield return gemm;

@@ -11,7 +11,7 @@ namespace MLTransfer.Inference;
 /// ONNX Runtime session. Concurrent callers call it directly: a session runs concurrent calls safely, and
 /// joining them into batches measured no faster (docs/design-notes.md, "Serving").
 /// </summary>
-internal sealed class FusedScorer : IDisposable
+internal sealed class FusedScorer : IImageScorer
 {
     /// <summary>Most images in one call of <see cref="Score(IReadOnlyList{DecodedImage})"/>: bounds ONNX Runtime's arena, which grows to the largest batch it has run.</summary>
     public const int MaxBatch = 8;

@@ -1,6 +1,5 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.Transforms.Image;
 using MLTransfer.Backbones.Onnx;
 using MLTransfer.Export;
 using MLTransfer.Images;
@@ -22,19 +21,12 @@ namespace MLTransfer.Inference;
 /// </example>
 public sealed class ImageClassifier : IDisposable
 {
-    private sealed class Input
-    {
-        // The attribute registers MLImage as an image column; the actual size is set per backbone below.
-        [ImageType(1, 1)]
-        public MLImage? Image { get; set; }
-    }
-
-    private readonly FusedScorer _scorer;
+    private readonly IImageScorer _scorer;
     private readonly ImageDecodeOptions _decode;
     private readonly DecodeBudget? _budget;
     private readonly ConfidenceGate _gate;
 
-    private ImageClassifier(FusedScorer scorer, ModelMetadata metadata, ImageDecodeOptions decode, DecodeBudget? budget)
+    private ImageClassifier(IImageScorer scorer, ModelMetadata metadata, ImageDecodeOptions decode, DecodeBudget? budget)
     {
         _scorer = scorer;
         Metadata = metadata;
@@ -50,7 +42,8 @@ public sealed class ImageClassifier : IDisposable
     public IReadOnlyList<string> ClassNames => Metadata.ClassNames;
 
     /// <summary>
-    /// Loads a model zip written by MLTransfer. The zip is verified (see <see cref="ModelPackage.Load"/>), its
+    /// Loads a model zip written by MLTransfer (<c>train</c>, <c>finetune</c>, or <c>mlContext.Model.Save</c> of a
+    /// pipeline with TransferImageClassification, whose images are then decoded as its chain decodes them). The zip is verified (see <see cref="ModelPackage.Load"/>), its
     /// chain's class names and score width are checked against the metadata, and one generated image is
     /// predicted, so a model that loads also answers.
     /// </summary>
@@ -67,29 +60,7 @@ public sealed class ImageClassifier : IDisposable
     /// <summary>Loads a model zip; <paramref name="serving"/> tunes ONNX Runtime for concurrent calls rather than lone ones.</summary>
     internal static ImageClassifier Load(string modelPath, ImageDecodeOptions? decode, DecodeBudget? decodeBudget, bool serving)
     {
-        var before = FileStamp.Of(modelPath);
-        var (fused, metadata) = BuildFusedGraph(modelPath);
-        // The chain and the graphs are two reads of the file; a writer in between could pair one model's head
-        // with another's backbone.
-        if (FileStamp.Of(modelPath) != before)
-            throw new MLTransferException("The model file changed while it was being loaded", modelPath, "Load it again once it is completely written");
-        FusedScorer scorer;
-        try
-        {
-            scorer = new FusedScorer(fused, metadata.Backbone.InputWidth, metadata.Backbone.InputHeight, metadata.ClassNames.Count, metadata.Backbone.ChannelOrder,
-                // Spinning threads make a lone call about 20% faster and a busy server's calls slower (docs/design-notes.md).
-                allowSpinning: !serving);
-        }
-        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
-        {
-            throw new MLTransferException($"ONNX Runtime could not load the model's graph: {e.Message.Split('\n')[0]}", modelPath,
-                "The zip's backbone or head is damaged or uses operators this ONNX Runtime lacks; retrain it or copy it again", e);
-        }
-        // A load leaves several copies of the graphs (zip entries, parsed and fused protobufs, the fused bytes)
-        // on the large-object heap: tens of MB for MobileNet, hundreds for ResNet-50. They would wait for the
-        // next full collection, which in a quiet server may not come for a long time; loads are rare, so collect now.
-        fused = [];
-        GC.Collect();
+        var (scorer, metadata) = OpenScorer(modelPath, serving);
         var classifier = new ImageClassifier(scorer, metadata, decode ?? ImageDecodeOptions.Default, decodeBudget);
         try
         {
@@ -104,38 +75,82 @@ public sealed class ImageClassifier : IDisposable
     }
 
     /// <summary>
-    /// Loads the zip with ML.NET to verify it (the chain must score exactly the metadata's classes), then fuses
-    /// its backbone and head into one graph. The ML.NET chain is released: predictions never run it.
+    /// Loads the zip with ML.NET to verify it (the chain must score exactly the metadata's classes). A zip of
+    /// <c>train</c> or <c>finetune</c> is then fused into one graph (backbone, head, temperature and out-of-domain
+    /// score) and its ML.NET chain released; a TransferImageClassification zip keeps its chain, whose resize the
+    /// fused graph cannot reproduce.
     /// </summary>
-    private static (byte[] Fused, ModelMetadata Metadata) BuildFusedGraph(string path)
+    private static (IImageScorer Scorer, ModelMetadata Metadata) OpenScorer(string path, bool serving)
     {
+        var before = FileStamp.Of(path);
         var ml = ProcessTemp.NewMLContext();
         var (model, metadata) = ModelPackage.Load(ml, path);
+        if (metadata.InputKind != ModelInputKind.Image)
+        {
+            try
+            {
+                var scoring = EstimatorChain.ScoringPart(model, metadata, path);
+                var schema = ChainScorer.InputSchema(metadata.Backbone.InputWidth, metadata.Backbone.InputHeight, EstimatorChain.ImageColumn);
+                CheckChain(scoring, ChainScorer.Schema(ml, schema), metadata, path);
+                return (new ChainScorer(ml, model, scoring, schema), metadata);
+            }
+            catch
+            {
+                (model as IDisposable)?.Dispose();
+                throw;
+            }
+        }
+        byte[] fused;
         try
         {
-            CheckChain(ml, model, metadata, path);
+            var schema = ChainScorer.InputSchema(metadata.Backbone.InputWidth, metadata.Backbone.InputHeight, ModelPipeline.ImageColumn);
+            CheckChain(model, ChainScorer.Schema(ml, schema), metadata, path);
             var graphs = ModelZipReader.ReadEmbeddedGraphs(path);
-            return (OnnxModelIO.Serialize(FusedOnnxExporter.Build(path, graphs, metadata, model)), metadata);
+            fused = OnnxModelIO.Serialize(FusedOnnxExporter.Build(path, graphs, metadata, model));
         }
         finally
         {
             // Frees ML.NET's ONNX Runtime session of the backbone and its temporary copy of the graph.
             (model as IDisposable)?.Dispose();
         }
+        // The chain and the graphs are two reads of the file; a writer in between could pair one model's head
+        // with another's backbone.
+        if (FileStamp.Of(path) != before)
+            throw new MLTransferException("The model file changed while it was being loaded", path, "Load it again once it is completely written");
+        try
+        {
+            var scorer = new FusedScorer(fused, metadata.Backbone.InputWidth, metadata.Backbone.InputHeight, metadata.ClassNames.Count, metadata.Backbone.ChannelOrder,
+                // Spinning threads make a lone call about 20% faster and a busy server's calls slower (docs/design-notes.md).
+                allowSpinning: !serving);
+            return (scorer, metadata);
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            throw new MLTransferException($"ONNX Runtime could not load the model's graph: {e.Message.Split('\n')[0]}", path,
+                "The zip's backbone or head is damaged or uses operators this ONNX Runtime lacks; retrain it or copy it again", e);
+        }
+        finally
+        {
+            // A load leaves several copies of the graphs (zip entries, parsed and fused protobufs, the fused bytes)
+            // on the large-object heap: tens of MB for MobileNet, hundreds for ResNet-50. They would wait for the
+            // next full collection, which in a quiet server may not come for a long time; loads are rare, so collect now.
+            fused = [];
+            GC.Collect();
+        }
     }
 
-    /// <summary>The chain must take our image column and score exactly the metadata's classes, in its order.</summary>
-    private static void CheckChain(MLContext ml, ITransformer model, ModelMetadata metadata, string path)
+    /// <summary>The chain must take the image column and score exactly the metadata's classes, in its order.</summary>
+    private static void CheckChain(ITransformer model, DataViewSchema input, ModelMetadata metadata, string path)
     {
         var classNames = metadata.ClassNames;
         DataViewSchema output;
         try
         {
-            output = model.GetOutputSchema(InputSchema(ml, metadata.Backbone.InputWidth, metadata.Backbone.InputHeight));
+            output = model.GetOutputSchema(input);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new MLTransferException($"The zip's ML.NET chain does not take an image column '{ModelPipeline.ImageColumn}': {e.Message.Split('\n')[0]}", path,
+            throw new MLTransferException($"The zip's ML.NET chain does not take an image column '{input[0].Name}': {e.Message.Split('\n')[0]}", path,
                 "It is not a model written by 'mltransfer train' (its metadata may have been copied from one)");
         }
         var score = output.GetColumnOrNull("Score");
@@ -150,15 +165,6 @@ public sealed class ImageClassifier : IDisposable
         var chainNames = names.DenseValues().Select(n => n.ToString()).ToList();
         if (!chainNames.SequenceEqual(classNames, StringComparer.Ordinal))
             throw Mismatch(path, $"the metadata names the classes {Quote(classNames)} but the chain scores {Quote(chainNames)}");
-    }
-
-    private static DataViewSchema InputSchema(MLContext ml, int width, int height)
-    {
-        var schema = SchemaDefinition.Create(typeof(Input));
-        // ML.NET only builds getters for image types registered for MLImage; register this size first.
-        new ImageTypeAttribute(height, width).Register();
-        schema[nameof(Input.Image)].ColumnType = new ImageDataViewType(height, width);
-        return ml.Data.LoadFromEnumerable(Array.Empty<Input>(), schema).Schema;
     }
 
     private static string Quote(IEnumerable<string> names)
@@ -182,7 +188,7 @@ public sealed class ImageClassifier : IDisposable
     /// <exception cref="ImageDecodeException">The file is missing or not a usable image.</exception>
     /// <exception cref="DecodeBudgetExceededException">The decode budget is full (only with one).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="minConfidence"/> is outside [0, 1].</exception>
-    public ImagePrediction Predict(string imagePath, int topK = 3, float minConfidence = 0) => _budget is null
+    public ImagePrediction Predict(string imagePath, int topK = 3, float minConfidence = 0) => _budget is null && Metadata.InputKind == ModelInputKind.Image
         ? Predict(ImageDecoder.DecodeFile(imagePath, Width, Height, Metadata.Backbone.ResizeMode, _decode), topK, minConfidence)
         : Predict(Decode(ImageDecoder.ReadFile(imagePath, _decode), imagePath), topK, minConfidence);
 
@@ -198,11 +204,15 @@ public sealed class ImageClassifier : IDisposable
     private DecodedImage Decode(byte[] encoded, string? source)
     {
         var mode = Metadata.Backbone.ResizeMode;
+        // A TransferImageClassification chain resizes itself; it gets the image as its own first step decodes it.
+        DecodedImage DecodeNow() => Metadata.InputKind == ModelInputKind.Image
+            ? ImageDecoder.Decode(encoded, Width, Height, mode, _decode, source)
+            : EstimatorChain.Decode(Metadata.InputKind, encoded, _decode, source);
         if (_budget is null)
-            return ImageDecoder.Decode(encoded, Width, Height, mode, _decode, source);
+            return DecodeNow();
         // Reserved before decoding and released before the model runs: the decoded pixels are what is large.
         using var _ = _budget.Reserve(ImageDecoder.EstimateDecodeBytes(encoded, Width, Height, mode, _decode));
-        return ImageDecoder.Decode(encoded, Width, Height, mode, _decode, source);
+        return DecodeNow();
     }
 
     /// <summary>Predicts the class of an encoded image read from a stream.</summary>
@@ -234,7 +244,7 @@ public sealed class ImageClassifier : IDisposable
     private int Width => Metadata.Backbone.InputWidth;
     private int Height => Metadata.Backbone.InputHeight;
 
-    /// <summary>Releases the ONNX Runtime session.</summary>
+    /// <summary>Releases the ONNX Runtime session (or ML.NET's chain).</summary>
     public void Dispose() => _scorer.Dispose();
 
     /// <summary>What identifies a file's content cheaply: its size and last write time.</summary>

@@ -28,7 +28,7 @@ internal static class BackbonePreparation
             (resolved, prepared) = Int8Preparation.Apply(int8, resolved, prepared, log);
         log($"features: tensor '{prepared.Feature.FeatureTensor}' ({prepared.FeatureSize}-d, {prepared.Feature.Origin}), input {prepared.InputWidth}×{prepared.InputHeight} {resolved.Description.ResizeMode}");
         if (prepared.FixedBatchSize is { } batch)
-            log($"batch: the backbone graph fixes its batch size at {batch}, so images run {(batch == 1 ? "one at a time" : $"{batch} at a time")} whatever --batch-size says");
+            log($"batch: the backbone graph fixes its batch size at {batch}, so images run {(batch == 1 ? "one at a time" : $"{batch} at a time")} whatever FeatureExtractionOptions.BatchSize (CLI: --batch-size) says");
         return (resolved, prepared);
     }
 }

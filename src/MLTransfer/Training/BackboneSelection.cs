@@ -28,7 +28,7 @@ internal static class BackboneSelection
         var available = BackboneResolver.AvailableVerified(source.CatalogPath, source.Dirs);
         if (available.Count == 0)
             throw new MLTransferException("'auto' found no verified backbone available without a download", null,
-                "Pull one first ('mltransfer backbones pull resnet18'), point --backbone-dir at a folder of backbone files, or name a backbone");
+                "Pull one first ('mltransfer backbones pull resnet18'), name a folder of backbone files in BackboneSource.Dirs (CLI: --backbone-dir) or MLTRANSFER_BACKBONE_DIR, or name a backbone");
         log($"backbone candidates (auto): {string.Join(", ", available)}");
         var singles = available.Select(n => new BackboneSpec([n], false)).ToList();
         var specs = new List<BackboneSpec>(singles);

@@ -23,15 +23,16 @@ namespace MLTransfer.Training;
 /// <c>mlContext.Model.Load</c> in any app, with no custom type registration. For a raw-bytes column the
 /// first step is <see cref="ImageBytesDecoding"/> instead (ML.NET cannot decode bytes). Training decodes
 /// images through that same first step and ResizeImages, so its features equal the saved model's.
-/// Output columns: <c>Score</c> (class probabilities in label key order) and <c>PredictedLabel</c> (key
-/// with the label's key values; a one-element key vector, because ML.NET's ONNX transform always outputs
-/// vectors).
+/// Output columns, as every ML.NET multiclass trainer has them: <c>Score</c> (class probabilities in label
+/// key order, with the class names as slot names) and <c>PredictedLabel</c> (a scalar key typed like the
+/// label, so <c>MapKeyToValue("PredictedLabel")</c> gives the class name). The saved zip also carries
+/// MLTransfer's metadata, so <c>mltransfer predict</c>, <c>evaluate</c>, <c>report</c>, <c>export</c>,
+/// <see cref="Inference.ImageClassifier"/> and the service take it like a <c>train</c> zip.
 /// </remarks>
 public sealed partial class ImageClassificationEstimator : IEstimator<ImageClassificationTransformer>
 {
     private const string TempImage = ImageBytesDecoding.OutputColumn;
     internal const int SupersampleFactor = 2;
-    private const string TempPredictedName = "mltransfer_predicted_name";
     private readonly Options _options;
 
     /// <summary>Creates the estimator; prefer the catalog extension.</summary>
@@ -49,13 +50,10 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ImageClass
         if (!inputSchema.Any(c => c.Name == _options.FeatureColumnName))
             throw new ArgumentException($"Image column '{_options.FeatureColumnName}' not found.", nameof(inputSchema));
         // SchemaShape columns cannot be constructed outside ML.NET; stock estimators yield exactly the
-        // shapes Fit produces: a known-size float vector (Score) and a key vector (PredictedLabel).
+        // shapes Fit produces: a known-size float vector (Score) and a scalar key typed like the label.
         var ml = new MLContext();
         return ml.Transforms.Conversion.MapKeyToVector(_options.ScoreColumnName, _options.LabelColumnName)
-            .Append(ml.Transforms.Conversion.MapKeyToValue("mltransfer_shape_a", _options.LabelColumnName))
-            .Append(ml.Transforms.Concatenate("mltransfer_shape_b", "mltransfer_shape_a"))
-            .Append(ml.Transforms.Conversion.MapValueToKey(_options.PredictedLabelColumnName, "mltransfer_shape_b"))
-            .Append(ml.Transforms.DropColumns("mltransfer_shape_a", "mltransfer_shape_b"))
+            .Append(ml.Transforms.CopyColumns(_options.PredictedLabelColumnName, _options.LabelColumnName))
             .GetOutputSchema(inputSchema);
     }
 
@@ -107,7 +105,38 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ImageClass
             ImagesFromCache = extraction.FromCache + viewCounts.FromCache,
             AugmentedExamples = augmented.Count - trainSet.Count,
         };
-        return new ImageClassificationTransformer(BuildChain(input, prepared, headOnnx, classNames, isBytes), summary, headOnnx);
+        var metadata = Metadata(resolved, prepared, classNames, trainSet, validationSet, skipped.Count, validationMetrics, isBytes);
+        return new ImageClassificationTransformer(BuildChain(input, prepared, headOnnx, classNames, isBytes), summary, headOnnx, metadata);
+    }
+
+    /// <summary>What the saved zip carries for MLTransfer's tools, as a <c>train</c> zip does.</summary>
+    private ModelMetadata Metadata(ResolvedBackbone resolved, PreparedBackbone prepared, IReadOnlyList<string> classNames, HeadExamples train,
+        HeadExamples validation, int skipped, ClassificationMetrics? validationMetrics, bool isBytes)
+    {
+        var o = _options;
+        IReadOnlyDictionary<string, int> Counts(HeadExamples set) => classNames.Select((c, k) => (c, n: set.Labels.Count(l => l == k))).ToDictionary(p => p.c, p => p.n);
+        return new ModelMetadata
+        {
+            FormatVersion = ModelPackage.CurrentFormatVersion,
+            ClassNames = classNames,
+            // The chain feeds the graph images at its supersampled size; the metadata says what the graph takes.
+            Backbone = prepared.Description with { InputWidth = prepared.InputWidth, InputHeight = prepared.InputHeight },
+            BackboneSha256 = resolved.Sha256,
+            BackboneReason = resolved.Reason,
+            FeatureSize = prepared.FeatureSize,
+            Head = (o.HiddenLayers.Count == 0 ? "softmax" : "mlp " + string.Join('-', o.HiddenLayers)) + " (TransferImageClassification)",
+            Seed = o.Seed,
+            DataSource = o.ImageFolder is null ? null : Path.GetFullPath(o.ImageFolder),
+            DatasetCounts = new Dictionary<string, IReadOnlyDictionary<string, int>> { ["train"] = Counts(train), ["validation"] = Counts(validation) },
+            SkippedFiles = skipped,
+            Metrics = validationMetrics is null ? new Dictionary<string, IReadOnlyDictionary<string, double>>() : new Dictionary<string, IReadOnlyDictionary<string, double>>
+            {
+                ["validation"] = new Dictionary<string, double> { ["accuracy"] = validationMetrics.Accuracy, ["macroAccuracy"] = validationMetrics.MacroAccuracy, ["logLoss"] = validationMetrics.LogLoss },
+            },
+            InputKind = isBytes ? ModelInputKind.ImageBytes : ModelInputKind.ImagePath,
+            InputColumn = o.FeatureColumnName,
+            ScoreColumn = o.ScoreColumnName,
+        };
     }
 
     private (IReadOnlyList<Row> Rows, List<string> Skipped) ReadValidation(IReadOnlyList<string> classNames)
@@ -260,27 +289,21 @@ public sealed partial class ImageClassificationEstimator : IEstimator<ImageClass
         var o = _options;
         var ml = ProcessTemp.NewMLContext(o.Seed);
         var d = prepared.Description;
-        var chain = ImageStep(ml, isBytes)
+        var features = ImageStep(ml, isBytes)
             .Append(ml.Transforms.ResizeImages(TempImage, prepared.InputWidth, prepared.InputHeight, TempImage, ModelPipeline.ToMLNet(d.ResizeMode)))
             .Append(ml.Transforms.ExtractPixels(PreparedBackbone.InputName, TempImage,
                 colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Rgb,
                 orderOfExtraction: d.ChannelOrder == ChannelOrder.Bgr ? ImagePixelExtractingEstimator.ColorsOrder.ABGR : ImagePixelExtractingEstimator.ColorsOrder.ARGB,
                 interleavePixelColors: false))
             .Append(ml.Transforms.ApplyOnnxModel([PreparedBackbone.OutputName], [PreparedBackbone.InputName], new MemoryStream(prepared.OnnxBytes)))
-            .Append(ml.Transforms.ApplyOnnxModel([OnnxHeadExporter.ProbabilitiesName, OnnxHeadExporter.PredictedIndexName], [OnnxHeadExporter.InputName], new MemoryStream(headOnnx)))
-            .Append(ml.Transforms.CopyColumns(o.ScoreColumnName, OnnxHeadExporter.ProbabilitiesName))
-            .Append(ml.Transforms.Conversion.MapValue(TempPredictedName,
-                classNames.Select((c, i) => new KeyValuePair<long, string>(i, c)), OnnxHeadExporter.PredictedIndexName))
-            .Append(ml.Transforms.Conversion.MapValueToKey(o.PredictedLabelColumnName, TempPredictedName,
-                keyData: ml.Data.LoadFromEnumerable(classNames.Select(c => new KeyName { Name = c }))))
-            .Append(ml.Transforms.DropColumns([TempImage, PreparedBackbone.InputName, PreparedBackbone.OutputName,
-                OnnxHeadExporter.ProbabilitiesName, OnnxHeadExporter.PredictedIndexName, TempPredictedName, .. (isBytes ? new[] { ImageBytesDecoding.InputColumn } : [])]));
-        // Every step is fixed (nothing is learnt from rows), so fitting only propagates the schema.
-        return chain.Fit(input);
-    }
-
-    private sealed class KeyName
-    {
-        public string Name { get; set; } = "";
+            .Append(ml.Transforms.ApplyOnnxModel([OnnxHeadExporter.LogitsName], [OnnxHeadExporter.InputName], new MemoryStream(headOnnx)))
+            // Every step is fixed (nothing is learnt from rows), so fitting only propagates the schema.
+            .Fit(input);
+        var scorer = StockMulticlassScorer.Create(ml, features.GetOutputSchema(input.Schema), OnnxHeadExporter.LogitsName, o.LabelColumnName,
+            o.ScoreColumnName, o.PredictedLabelColumnName, classNames);
+        var scored = features.Append(scorer);
+        var drop = ml.Transforms.DropColumns([TempImage, PreparedBackbone.InputName, PreparedBackbone.OutputName, OnnxHeadExporter.LogitsName,
+            .. (isBytes ? new[] { ImageBytesDecoding.InputColumn } : [])]).Fit(scored.Transform(input));
+        return scored.Append(drop);
     }
 }

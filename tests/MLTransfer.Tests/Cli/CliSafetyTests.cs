@@ -154,7 +154,9 @@ public class CliSafetyTests
         var fifo = Path.Combine(_dir, "pipe.jpg");
         if (!File.Exists(fifo))
             using (var mk = Process.Start("mkfifo", fifo)) mk.WaitForExit();
-        foreach (var (path, reason) in new[] { ("/dev/zero", "not a regular file"), (fifo, "not a regular file"), (_data, "is a folder") })
+        // A folder is predicted image by image now (issue 15); one without images is the error.
+        var noImages = Directory.CreateDirectory(Path.Combine(_dir, "no-images")).FullName;
+        foreach (var (path, reason) in new[] { ("/dev/zero", "not a regular file"), (fifo, "not a regular file"), (noImages, "holds no image files") })
         {
             var clock = Stopwatch.StartNew();
             var r = CliRunner.Run(["predict", "-m", ServiceModels.First, path], timeout: TimeSpan.FromSeconds(60));

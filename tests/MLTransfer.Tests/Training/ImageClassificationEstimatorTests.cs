@@ -93,9 +93,10 @@ public class ImageClassificationEstimatorTests
         Assert.That(metrics.MicroAccuracy, Is.GreaterThan(0.6), "5 classes: chance is 0.2");
         Assert.That(summary.ClassNames, Is.EqualTo(new[] { "daisy", "dandelion", "roses", "sunflowers", "tulips" }));
 
-        // PredictedLabel carries the label's key values, so it maps back to class names.
+        // PredictedLabel is a scalar key with the label's key values, as every ML.NET multiclass trainer makes it.
+        Assert.That(scored.Schema["PredictedLabel"].Type, Is.InstanceOf<KeyDataViewType>());
         var names = _ml.Transforms.Conversion.MapKeyToValue("PredictedName", "PredictedLabel").Fit(scored).Transform(scored)
-            .GetColumn<string[]>("PredictedName").Select(v => v.Single()).ToList();
+            .GetColumn<string>("PredictedName").ToList();
         var scores = scored.GetColumn<float[]>("Score").ToList();
         for (var i = 0; i < names.Count; i++)
             Assert.That(names[i], Is.EqualTo(summary.ClassNames[Array.IndexOf(scores[i], scores[i].Max())]));

@@ -71,7 +71,7 @@ internal sealed class BackboneDownloader : IDisposable
         if (d.Urls.Count == 0)
         {
             throw new MLTransferException($"Backbone '{d.Name}' has no download URL", null,
-                $"Copy {d.FileName} into an offline folder (--backbone-dir or {BackboneStoreOptions.OfflineDirsEnvironmentVariable}) " +
+                $"Copy {d.FileName} into an offline folder (BackboneSource.Dirs, CLI: --backbone-dir, or {BackboneStoreOptions.OfflineDirsEnvironmentVariable}) " +
                 $"or into the cache folder {_options.CacheDir}.");
         }
 
@@ -137,7 +137,7 @@ internal sealed class BackboneDownloader : IDisposable
             $"Could not download backbone '{d.Name}': {string.Join("; ", failures)}",
             cacheDir,
             "Check the network connection and proxy settings (HTTPS_PROXY), then try again: a partial download is kept " +
-            $"and resumed. Or fetch {d.FileName} yourself and put it in an offline folder (--backbone-dir).");
+            $"and resumed. Or fetch {d.FileName} yourself and put it in an offline folder (BackboneSource.Dirs, CLI: --backbone-dir).");
     }
 
     private async Task DownloadFromUrlAsync(BackboneDescription d, string url, string partial, CancellationToken ct)

