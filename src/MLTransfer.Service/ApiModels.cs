@@ -11,9 +11,28 @@ public sealed record ModelVersionDto(string Version, string Sha256, DateTimeOffs
 }
 
 /// <summary>Answer of <c>POST /predict</c>.</summary>
+/// <param name="Label">The class, or null when the model abstains (see <paramref name="Abstention"/>).</param>
+/// <param name="Probability">Calibrated probability of <paramref name="MostProbable"/>.</param>
+/// <param name="IsConfident">Whether the model stands by the answer; false when it abstains.</param>
+/// <param name="Abstention"><c>None</c>, <c>LowProbability</c> (below <paramref name="MinConfidence"/>) or <c>OutOfDomain</c> (unlike every class the model knows).</param>
+/// <param name="MostProbable">The most probable class, given even when the model abstains.</param>
+/// <param name="MinConfidence">The probability threshold applied (the request's <c>?minConfidence=</c> or the service's default).</param>
+/// <param name="OutOfDomainScore">Distance of the image's features from the training images, or null for a model saved without calibration.</param>
+/// <param name="OutOfDomainThreshold">Scores above it are out of domain; null when the model has no threshold.</param>
+/// <param name="TopK">The most probable classes.</param>
+/// <param name="Probabilities">Every class's probability, in class order.</param>
+/// <param name="Model">The model that answered.</param>
+/// <param name="FileName">The uploaded file's name, when it had one.</param>
+/// <param name="ElapsedMs">Time to decode and classify the image.</param>
 public sealed record PredictionDto(
-    string Label,
+    string? Label,
     float Probability,
+    bool IsConfident,
+    AbstentionReason Abstention,
+    string MostProbable,
+    float MinConfidence,
+    float? OutOfDomainScore,
+    float? OutOfDomainThreshold,
     IReadOnlyList<ClassProbability> TopK,
     IReadOnlyList<ClassProbability> Probabilities,
     ModelVersionDto Model,

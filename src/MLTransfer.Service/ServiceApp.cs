@@ -106,8 +106,10 @@ public static class ServiceApp
         return app;
     }
 
-    private static async Task<IResult> Predict(HttpContext http, ReloadingImageClassifier classifier, ServiceOptions options, int? topK)
+    private static async Task<IResult> Predict(HttpContext http, ReloadingImageClassifier classifier, ServiceOptions options, int? topK, float? minConfidence)
     {
+        if (BadMinConfidence(minConfidence) is { } badThreshold)
+            return badThreshold;
         if (await RefuseOversized(http, options.MaxSingleRequestBytes) is { } refused)
             return refused;
         byte[] image;
@@ -148,7 +150,7 @@ public static class ServiceApp
         var clock = Stopwatch.StartNew();
         try
         {
-            var served = classifier.Predict(image, topK ?? options.TopK);
+            var served = classifier.Predict(image, topK ?? options.TopK, minConfidence ?? (float)options.MinConfidence);
             return Results.Ok(ToDto(served.Prediction, served.Model, fileName, clock));
         }
         catch (ImageDecodeException e)
@@ -168,8 +170,10 @@ public static class ServiceApp
         return Problem(503, "Busy decoding other large images", e.Message);
     }
 
-    private static async Task<IResult> PredictBatch(HttpContext http, ReloadingImageClassifier classifier, ServiceOptions options, int? topK)
+    private static async Task<IResult> PredictBatch(HttpContext http, ReloadingImageClassifier classifier, ServiceOptions options, int? topK, float? minConfidence)
     {
+        if (BadMinConfidence(minConfidence) is { } badThreshold)
+            return badThreshold;
         if (await RefuseOversized(http, options.MaxBatchRequestBytes) is { } refused)
             return refused;
         if (!IsMultipart(http.Request))
@@ -196,6 +200,7 @@ public static class ServiceApp
 
         // One lease for the whole batch: all files are answered by the same model even during a reload.
         var k = topK ?? options.TopK;
+        var threshold = minConfidence ?? (float)options.MinConfidence;
         var batch = classifier.Use((c, model) => new BatchDto(ModelVersionDto.From(model), payloads.Select(p =>
         {
             if (p.Bytes is null)
@@ -203,7 +208,7 @@ public static class ServiceApp
             var clock = Stopwatch.StartNew();
             try
             {
-                var served = classifier.Measured(() => new ServedPrediction(c.Predict(p.Bytes, k), model));
+                var served = classifier.Measured(() => new ServedPrediction(c.Predict(p.Bytes, k, threshold), model));
                 return new BatchItemDto(p.Name, 200, ToDto(served.Prediction, model, p.Name, clock), null);
             }
             catch (ImageDecodeException e)
@@ -217,6 +222,11 @@ public static class ServiceApp
         }).ToList()));
         return Results.Ok(batch);
     }
+
+    /// <summary>400 for a <c>?minConfidence=</c> outside 0..1 (checked before the upload is read).</summary>
+    private static IResult? BadMinConfidence(float? minConfidence) => minConfidence is { } m && !(m >= 0 && m <= 1)
+        ? Problem(400, "minConfidence out of range", $"minConfidence is a probability from 0 to 1; got {m.ToString(System.Globalization.CultureInfo.InvariantCulture)}.")
+        : null;
 
     private sealed record BadImage(int Status, string Title, string Detail);
 
@@ -264,7 +274,8 @@ public static class ServiceApp
         Results.Problem(statusCode: status, title: title, detail: detail);
 
     private static PredictionDto ToDto(MLTransfer.Inference.ImagePrediction p, ServedModel model, string? fileName, Stopwatch clock) =>
-        new(p.Label, p.Probability, p.TopK, p.Probabilities, ModelVersionDto.From(model), fileName, clock.Elapsed.TotalMilliseconds);
+        new(p.IsConfident ? p.Label : null, p.Probability, p.IsConfident, p.Abstention, p.Label, p.MinConfidence, p.OutOfDomainScore, p.OutOfDomainThreshold,
+            p.TopK, p.Probabilities, ModelVersionDto.From(model), fileName, clock.Elapsed.TotalMilliseconds);
 
     private static Stream Resource(string name) =>
         typeof(ServiceApp).Assembly.GetManifestResourceStream(name)

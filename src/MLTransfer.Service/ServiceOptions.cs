@@ -25,6 +25,11 @@ public sealed class ServiceOptions
     /// <summary>Classes listed in top-k when the request does not say (<c>--top-k</c>).</summary>
     public int TopK { get; set; } = 3;
     /// <summary>
+    /// Abstain (answer with no label) when the top calibrated probability is below this and the request has no
+    /// <c>?minConfidence=</c> (<c>--min-confidence</c>, 0..1). Images the model judges out of domain are abstained on whatever it is.
+    /// </summary>
+    public double MinConfidence { get; set; }
+    /// <summary>
     /// Most memory of images being decoded at once, in MiB (<c>--decode-budget-mb</c>); a request that does not
     /// fit gets 503 with Retry-After instead of growing the process. See <see cref="DecodeBudget"/>.
     /// </summary>
@@ -80,6 +85,8 @@ public sealed class ServiceOptions
         Flag,
         /// <summary>An absolute http:// or https:// address.</summary>
         Address,
+        /// <summary>A number from 0 to 1.</summary>
+        Probability,
     }
 
     /// <summary>
@@ -93,6 +100,7 @@ public sealed class ServiceOptions
         new("--max-image-pixels", nameof(MaxImagePixels), "largest image accepted, in pixels, read from its header (400 above)", SettingKind.Count, 1_000_000_000),
         new("--max-batch-files", nameof(MaxBatchFiles), "most files in one /predict/batch request (400 above)", SettingKind.Count, 1000),
         new("--top-k", nameof(TopK), "classes listed in topK when the request has no ?topK=", SettingKind.Count, 1000),
+        new("--min-confidence", nameof(MinConfidence), "abstain (no label) below this top probability when the request has no ?minConfidence=; out-of-domain images are abstained on anyway", SettingKind.Probability),
         new("--decode-budget-mb", nameof(DecodeBudgetMb), "memory of images being decoded at once, in MiB (503 with Retry-After above)", SettingKind.Count, 1L << 20),
         new("--reload-debounce-ms", nameof(ReloadDebounceMs), "quiet time after the model file changes before it is reloaded", SettingKind.Count, 3_600_000),
         new("--expose-paths", nameof(ExposePaths), "show server paths in GET /model and reload errors", SettingKind.Flag),
@@ -121,6 +129,7 @@ public sealed class ServiceOptions
             {
                 SettingKind.Count => long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0,
                 SettingKind.Flag => bool.TryParse(text, out _),
+                SettingKind.Probability => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var p) && p >= 0 && p <= 1,
                 _ => true,
             };
             if (!ok)
@@ -135,6 +144,7 @@ public sealed class ServiceOptions
     {
         SettingKind.Flag => $"{setting.Switch} must be true or false, got '{text}'",
         SettingKind.Address => $"{setting.Switch} must be an http:// or https:// address, got '{text}'",
+        SettingKind.Probability => $"{setting.Switch} must be a number from 0 to 1, got '{text}'",
         _ => $"{setting.Switch} must be a positive whole number, got '{text}'",
     };
 
@@ -168,7 +178,7 @@ public sealed class ServiceOptions
         text.AppendLine("Options (default in brackets):");
         foreach (var s in Settings)
         {
-            var value = s.Kind switch { SettingKind.Count => "N", SettingKind.Flag => "true|false", SettingKind.Address => "URL", _ => "PATH" };
+            var value = s.Kind switch { SettingKind.Count => "N", SettingKind.Flag => "true|false", SettingKind.Address => "URL", SettingKind.Probability => "P", _ => "PATH" };
             var fallback = Default(s);
             text.AppendLine(CultureInfo.InvariantCulture, $"  {s.Switch + " " + value,-30} {s.Description}{(fallback.Length > 0 ? $" [{fallback}]" : "")}");
         }
@@ -204,6 +214,9 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
                 case ServiceOptions.SettingKind.Address when value is string { Length: > 0 } text
                     && !(Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)):
                     failures.Add($"{setting.Switch} must be an http:// or https:// address, got '{text}'");
+                    break;
+                case ServiceOptions.SettingKind.Probability when Convert.ToDouble(value, CultureInfo.InvariantCulture) is var p && !(p >= 0 && p <= 1):
+                    failures.Add($"{setting.Switch} must be a number from 0 to 1, got {p.ToString(CultureInfo.InvariantCulture)}");
                     break;
             }
         }

@@ -63,7 +63,7 @@ public class ServiceMetricsTests
             using var response = await host.Client.PostAsync("predict", Raw(await File.ReadAllBytesAsync(path)));
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
             using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-            labels.Add(json.RootElement.GetProperty("label").GetString()!);
+            labels.Add(json.RootElement.GetProperty("mostProbable").GetString()!);
         }
         using (var form = new MultipartFormDataContent())
         {
@@ -72,7 +72,7 @@ public class ServiceMetricsTests
             using var batch = await host.Client.PostAsync("predict/batch", form);
             Assert.That(batch.StatusCode, Is.EqualTo(HttpStatusCode.OK));
             using var json = System.Text.Json.JsonDocument.Parse(await batch.Content.ReadAsStringAsync());
-            labels.AddRange(json.RootElement.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("prediction").GetProperty("label").GetString()!));
+            labels.AddRange(json.RootElement.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("prediction").GetProperty("mostProbable").GetString()!));
         }
         var truncated = (await File.ReadAllBytesAsync(samples[0].Path))[..600];
         using (var bad = await host.Client.PostAsync("predict", Raw(truncated)))

@@ -12,6 +12,7 @@ internal sealed class ClassifierMetrics : IDisposable
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
     private readonly Counter<long> _predictions;
+    private readonly Counter<long> _abstentions;
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _decodeFailures;
     private readonly Counter<long> _budgetRefusals;
@@ -26,6 +27,8 @@ internal sealed class ClassifierMetrics : IDisposable
         _meter = factory?.Create(ReloadingImageClassifier.MeterName) ?? new Meter(ReloadingImageClassifier.MeterName);
         _ownsMeter = factory is null;
         _predictions = _meter.CreateCounter<long>("mltransfer.predictions", "{prediction}", "Images classified, tagged with the predicted class");
+        _abstentions = _meter.CreateCounter<long>("mltransfer.abstentions", "{prediction}",
+            "Predictions the model did not stand by, tagged with the reason (LowProbability, OutOfDomain) and the most probable class");
         _duration = _meter.CreateHistogram("mltransfer.prediction.duration", "ms", "Time to decode and classify one image",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 250, 500, 1000] });
         _decodeFailures = _meter.CreateCounter<long>("mltransfer.decode.failures", "{image}", "Images that could not be decoded (answered 400)");
@@ -36,9 +39,11 @@ internal sealed class ClassifierMetrics : IDisposable
             "{model}", "1 for the model serving requests, tagged with its version");
     }
 
-    public void Predicted(string label, TimeSpan elapsed)
+    public void Predicted(ImagePrediction prediction, TimeSpan elapsed)
     {
-        _predictions.Add(1, new KeyValuePair<string, object?>("class", label));
+        _predictions.Add(1, new KeyValuePair<string, object?>("class", prediction.Label));
+        if (!prediction.IsConfident)
+            _abstentions.Add(1, new KeyValuePair<string, object?>("reason", prediction.Abstention.ToString()), new KeyValuePair<string, object?>("class", prediction.Label));
         _duration.Record(elapsed.TotalMilliseconds);
     }
 

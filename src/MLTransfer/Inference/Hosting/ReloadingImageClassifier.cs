@@ -105,10 +105,14 @@ public sealed class ReloadingImageClassifier : IDisposable
     public event Action<ServedModel>? ModelChanged;
 
     /// <summary>Predicts the class of an encoded image with the current model.</summary>
+    /// <param name="encodedImage">The image file's bytes.</param>
+    /// <param name="topK">How many classes to list in <see cref="ImagePrediction.TopK"/>.</param>
+    /// <param name="minConfidence">Abstain when the top probability is below this (see <see cref="ImageClassifier.Predict(byte[], int, float)"/>).</param>
     /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
     /// <exception cref="DecodeBudgetExceededException">Other decodes hold the memory this one needs; try again shortly.</exception>
-    public ServedPrediction Predict(byte[] encodedImage, int topK = 3) =>
-        Use((classifier, model) => Measured(() => new ServedPrediction(classifier.Predict(encodedImage, topK), model)));
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minConfidence"/> is outside [0, 1].</exception>
+    public ServedPrediction Predict(byte[] encodedImage, int topK = 3, float minConfidence = 0) =>
+        Use((classifier, model) => Measured(() => new ServedPrediction(classifier.Predict(encodedImage, topK, minConfidence), model)));
 
     /// <summary>Runs one prediction and counts it: its class and time, or why it was refused.</summary>
     internal ServedPrediction Measured(Func<ServedPrediction> predict)
@@ -117,7 +121,7 @@ public sealed class ReloadingImageClassifier : IDisposable
         try
         {
             var served = predict();
-            Metrics.Predicted(served.Prediction.Label, Stopwatch.GetElapsedTime(start));
+            Metrics.Predicted(served.Prediction, Stopwatch.GetElapsedTime(start));
             return served;
         }
         catch (ImageDecodeException)
