@@ -30,8 +30,15 @@ internal static class TrainCommand
             head, l2, l1, batchSize, report, features, int8,
         };
         run.AddTo(command);
+        // Either input will do, so neither is marked required; both are listed first, where a required one would be.
         run.Data.Required = false;
+        run.Data.Description += " (REQUIRED unless --features is given)";
         run.Features = features;
+        foreach (var input in new Option[] { features, run.Data })
+        {
+            command.Options.Remove(input);
+            command.Options.Insert(0, input);
+        }
         command.Validators.Add(r =>
         {
             var (hasData, hasFeatures) = (r.GetValue(run.Data) is not null, r.GetValue(features) is not null);

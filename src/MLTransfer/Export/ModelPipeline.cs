@@ -42,6 +42,23 @@ internal static class ModelPipeline
         return estimator.Fit(EmptyImages(ml, backbone.InputWidth, backbone.InputHeight));
     }
 
+    /// <summary>
+    /// <paramref name="model"/> with its <c>Score</c> at the calibrated <paramref name="temperature"/>, in stock ML.NET
+    /// transforms, so every consumer of the zip (a plain <c>Model.Load</c> app included) gets the probabilities
+    /// ImageClassifier and the exported ONNX give: softmax(z / T) is p^(1/T) renormalised,
+    /// which an element-wise expression and an L1 normalisation compute without the logits. The label is unchanged.
+    /// </summary>
+    public static ITransformer WithTemperature(MLContext ml, ITransformer model, PreparedBackbone backbone, double temperature)
+    {
+        if (temperature == 1)
+            return model;
+        var power = (1 / temperature).ToString("0.#################", System.Globalization.CultureInfo.InvariantCulture);
+        var tempered = ml.Transforms.Expression("Score", $"p => exp(ln(p) * {power})", "Score")
+            .Append(ml.Transforms.NormalizeLpNorm("Score", norm: Microsoft.ML.Transforms.LpNormNormalizingEstimatorBase.NormFunction.L1, ensureZeroMean: false))
+            .Fit(model.Transform(EmptyImages(ml, backbone.InputWidth, backbone.InputHeight)));
+        return model.Append(tempered);
+    }
+
     /// <summary>An empty data view with the model's input schema.</summary>
     public static IDataView EmptyImages(MLContext ml, int width, int height)
     {

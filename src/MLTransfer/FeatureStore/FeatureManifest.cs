@@ -82,10 +82,10 @@ public sealed record FeatureManifest(int Format, int ShardCount, FeatureSignatur
             if (manifest.ShardCount != shard.Count)
                 throw new MLTransferException(string.Create(CultureInfo.InvariantCulture,
                     $"The shard count changed: this folder's shards were extracted as {manifest.ShardCount} shards, this run asks for {shard.Count}"), where,
-                    $"Run every task with the same count ({manifest.ShardCount}), or extract into a new, empty --features folder; nothing was written");
+                    $"Run every task with the same count ({manifest.ShardCount}), or extract into a new, empty features folder (CLI: --features); nothing was written");
             if (manifest.Signature.DifferenceFrom(signature) is { } difference)
                 throw new MLTransferException($"This folder's shards come from another backbone or preprocessing: {difference}", where,
-                    "Extract into a new, empty --features folder (one folder per backbone); nothing was written");
+                    "Extract into a new, empty features folder (CLI: --features; one folder per backbone); nothing was written");
         }
         if (!Directory.Exists(full))
             return;
@@ -94,7 +94,7 @@ public sealed record FeatureManifest(int Format, int ShardCount, FeatureSignatur
             if (ShardSpec.FromFileName(Path.GetFileName(file)) is { } other && other.Count != shard.Count)
                 throw new MLTransferException(string.Create(CultureInfo.InvariantCulture,
                     $"The shard count changed: {Path.GetFileName(file)} belongs to an extraction in {other.Count} shards, this run asks for {shard.Count}"), file,
-                    $"Run every task with the same count ({other.Count}), or extract into a new, empty --features folder; nothing was written");
+                    $"Run every task with the same count ({other.Count}), or extract into a new, empty features folder (CLI: --features); nothing was written");
         }
     }
 

@@ -29,7 +29,7 @@ public sealed record ShardAssignment(ShardSpec Shard, string Source)
         {
             var spec = ShardSpec.Parse(shard);
             if (count is { } c && c != spec.Count)
-                throw new MLTransferException($"--shard {shard} and --shard-count {c} disagree", null, "Give one of them");
+                throw new MLTransferException($"The shard {shard} and the shard count {c} disagree (CLI: --shard and --shard-count)", null, "Give one of them");
             return new(spec, "--shard");
         }
         string? Var(string name) => environment(name) is { Length: > 0 } v ? v.Trim() : null;
@@ -44,7 +44,7 @@ public sealed record ShardAssignment(ShardSpec Shard, string Source)
             return FromIndex("environment", IndexVariable, generic, 0, count, null, Var);
         if (count is { } only && only != 1)
             throw new MLTransferException($"--shard-count {only} was given but no shard index", null,
-                $"Pass --shard I/{only}, or run under a scheduler that sets JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID or {IndexVariable}");
+                $"Pass the shard (CLI: --shard I/{only}), or run under a scheduler that sets JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID or {IndexVariable}");
         return new(ShardSpec.Single, "no shard given: one shard holds every image");
     }
 
@@ -61,7 +61,7 @@ public sealed record ShardAssignment(ShardSpec Shard, string Source)
             (n, countSource) = (Number(CountVariable, own), CountVariable);
         else
             throw new MLTransferException($"{indexName}={indexText} gives this task's shard index, but nothing gives the shard count", null,
-                $"Pass --shard-count N or set {CountVariable}=N (the job's number of tasks, e.g. a Kubernetes Job's completions)");
+                $"Pass the count (CLI: --shard-count N) or set {CountVariable}=N (the job's number of tasks, e.g. a Kubernetes Job's completions)");
         var spec = new ShardSpec(index, n);
         var offsetText = offset != 0 ? string.Create(CultureInfo.InvariantCulture, $" minus SLURM_ARRAY_TASK_MIN={offset}") : "";
         if (spec.Problem() is { } problem)

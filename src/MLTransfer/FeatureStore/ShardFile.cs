@@ -209,7 +209,7 @@ internal sealed class ShardReader : IDisposable
     }
 
     private static MLTransferException Damaged(string path, string why, Exception? inner) =>
-        new($"The feature shard is damaged or incomplete: {why}", path, "Extract this shard again (mltransfer extract --shard I/N re-does only it)", inner);
+        new($"The feature shard is damaged or incomplete: {why}", path, "Extract this shard again (ShardExtractionOptions.Shard, CLI: mltransfer extract --shard I/N, re-does only it)", inner);
 
     private Parquet.Schema.DataField Field(string path) => _reader.Schema.GetDataFields().First(f => f.Path.ToString().Replace('.', '/') == path);
 

@@ -39,10 +39,10 @@ public sealed partial record ShardSpec(int Index, int Count)
         var parts = text.Split('/');
         if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var i)
             || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var n))
-            throw new MLTransferException($"A shard is written I/N (0-based index / count), not '{text}'", null, "Example: --shard 2/3 is the third of three shards");
+            throw new MLTransferException($"A shard is written I/N (0-based index / count), not '{text}'", null, "Example: ShardSpec.Parse(\"2/3\") (CLI: --shard 2/3) is the third of three shards");
         var spec = new ShardSpec(i, n);
         if (spec.Problem() is { } problem)
-            throw new MLTransferException($"Bad shard '{text}': {problem}", null, "Example: --shard 2/3 is the third of three shards");
+            throw new MLTransferException($"Bad shard '{text}': {problem}", null, "Example: ShardSpec.Parse(\"2/3\") (CLI: --shard 2/3) is the third of three shards");
         return spec;
     }
 

@@ -49,10 +49,10 @@ internal sealed class StoredFeatures
     {
         var full = Path.GetFullPath(folder);
         if (!Directory.Exists(full))
-            throw new MLTransferException("Feature folder not found", full, "Pass the --features folder that mltransfer extract wrote");
+            throw new MLTransferException("Feature folder not found", full, "Pass the features folder that FeatureShards.Extract wrote (CLI: --features, from mltransfer extract)");
         var manifest = FeatureManifest.Read(full)
             ?? throw new MLTransferException($"The feature folder has no {FeatureManifest.FileName}: no shard has finished there", full,
-                "Run mltransfer extract --features into it first (each task adds its shard to the manifest when it finishes)");
+                "Extract into it first with FeatureShards.Extract (CLI: mltransfer extract --features); each task adds its shard to the manifest when it finishes");
         var n = manifest.ShardCount;
         foreach (var file in Directory.EnumerateFiles(full, "shard-*.parquet").Order(StringComparer.Ordinal))
         {
@@ -70,10 +70,10 @@ internal sealed class StoredFeatures
             if (!entries.TryGetValue(i, out var entry))
                 throw new MLTransferException(File.Exists(path)
                     ? $"Shard {i} of {n} is not in the manifest: its task has not finished (or was stopped before it recorded the shard)"
-                    : $"Shard {i} of {n} is missing", path, $"Run mltransfer extract --shard {i}/{n} (or let the scheduler retry that task), then train again");
+                    : $"Shard {i} of {n} is missing", path, $"Extract shard {i}/{n} (ShardExtractionOptions.Shard, CLI: mltransfer extract --shard {i}/{n}) or let the scheduler retry that task, then train again");
             if (!File.Exists(path))
                 throw new MLTransferException($"Shard {i} of {n} is listed in the manifest but its file is missing", path,
-                    $"Run mltransfer extract --shard {i}/{n} again, then train again");
+                    $"Extract shard {i}/{n} again (CLI: mltransfer extract --shard {i}/{n}), then train again");
             files.Add(path);
         }
 
@@ -90,10 +90,10 @@ internal sealed class StoredFeatures
             if (length != entry.Bytes)
                 throw new MLTransferException(string.Create(CultureInfo.InvariantCulture,
                     $"The feature shard is damaged or incomplete: it is {length} bytes, the manifest recorded {entry.Bytes}"), path,
-                    $"Extract it again: mltransfer extract --shard {s}/{n}");
+                    $"Extract it again (ShardExtractionOptions.Shard, CLI: mltransfer extract --shard {s}/{n})");
             if (Sha256Of(path) != entry.Sha256)
                 throw new MLTransferException("The feature shard is damaged: its SHA-256 is not the one the manifest recorded", path,
-                    $"Extract it again: mltransfer extract --shard {s}/{n}");
+                    $"Extract it again (ShardExtractionOptions.Shard, CLI: mltransfer extract --shard {s}/{n})");
             using var reader = ShardReader.Open(path);
             var facts = reader.Facts;
             if (facts.Shard != new ShardSpec(s, n))
@@ -102,7 +102,7 @@ internal sealed class StoredFeatures
                 throw new MLTransferException($"Shards from two backbones or preprocessings are mixed: {difference}", path,
                     "Keep one backbone per feature folder: extract this shard again with the manifest's backbone, or extract all shards into a new folder");
             if (facts.Rows != entry.Rows || facts.Skipped.Count != entry.Skipped)
-                throw new MLTransferException("The feature shard's row counts differ from the manifest's", path, $"Extract it again: mltransfer extract --shard {s}/{n}");
+                throw new MLTransferException("The feature shard's row counts differ from the manifest's", path, $"Extract it again (ShardExtractionOptions.Shard, CLI: mltransfer extract --shard {s}/{n})");
             root ??= facts.DatasetRoot;
             void Claim(string relative)
             {

@@ -117,7 +117,7 @@ internal static class Int8Backbone
         var model = OnnxModelIO.Load(path);
         var entry = model.MetadataProps.FirstOrDefault(p => p.Key == MetadataKey)
             ?? throw new MLTransferException("Not an int8 backbone written by 'mltransfer quantize' (no mltransfer.int8 record)", path,
-                "Write one with mltransfer quantize --data DIR --backbone NAME --output FILE.onnx");
+                "Write one with the quantizer (CLI: mltransfer quantize --data DIR --backbone NAME --output FILE.onnx)");
         Int8Record record;
         try
         {
@@ -129,7 +129,7 @@ internal static class Int8Backbone
         }
         if (!string.Equals(record.SourceSha256, sourceSha256, StringComparison.OrdinalIgnoreCase))
             throw new MLTransferException($"The int8 backbone was made from another backbone file (SHA-256 {record.SourceSha256[..Math.Min(12, record.SourceSha256.Length)]}…, not {sourceSha256[..12]}…)", path,
-                "Pass the --backbone it was quantized from, or quantize this one");
+                "Pass the backbone it was quantized from (BackboneSource.Name, CLI: --backbone), or quantize this one");
         var preprocessing = new FeatureCacheKey(sourceSha256, floatBackbone).Preprocessing;
         if (record.Preprocessing != preprocessing)
             throw new MLTransferException($"The int8 backbone was made for other preprocessing ('{record.Preprocessing}', here '{preprocessing}')", path,

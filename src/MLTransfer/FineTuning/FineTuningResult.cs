@@ -1,4 +1,5 @@
 using MLTransfer.Backbones;
+using MLTransfer.Confidence;
 using MLTransfer.Features;
 using MLTransfer.Heads;
 using MLTransfer.Training;
@@ -38,7 +39,9 @@ public sealed class FineTuningResult : IDisposable
             throw new MLTransferException($"Could not read {activations.Skipped.Count} image(s): {string.Join(", ", activations.Skipped.Select(s => $"{s.Path}: {s.Reason}"))}",
                 activations.Skipped[0].Path, "Pass readable image files");
         var features = _scoring.Cut.Features(activations.Features.Select(f => f!).ToList());
-        return HeadTrainer.Score(Model.Context, _scoring.Head, features);
+        var scores = HeadTrainer.Score(Model.Context, _scoring.Head, features);
+        // The saved model answers at its calibrated temperature; so does this.
+        return Model.Metadata.Calibration is { Temperature: var t } && t != 1 ? scores.Select(p => TemperatureScaling.Apply(p, t)).ToArray() : scores;
     }
 
     /// <inheritdoc />

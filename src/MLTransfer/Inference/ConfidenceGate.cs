@@ -30,12 +30,18 @@ internal sealed class ConfidenceGate
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="minConfidence"/> is outside [0, 1].</exception>
     public static ImagePrediction Verdict(ImagePrediction prediction, float minConfidence)
     {
-        if (!(minConfidence >= 0 && minConfidence <= 1))
-            throw new ArgumentOutOfRangeException(nameof(minConfidence), minConfidence, "The minimum confidence is a probability, from 0 to 1.");
+        CheckMinConfidence(minConfidence);
         var reason =
             prediction is { OutOfDomainScore: { } score, OutOfDomainThreshold: { } threshold } && score > threshold ? AbstentionReason.OutOfDomain
             : prediction.Probability < minConfidence ? AbstentionReason.LowProbability
             : AbstentionReason.None;
         return prediction with { Abstention = reason, MinConfidence = minConfidence };
+    }
+
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minConfidence"/> is outside [0, 1].</exception>
+    public static void CheckMinConfidence(float minConfidence)
+    {
+        if (!(minConfidence >= 0 && minConfidence <= 1))
+            throw new ArgumentOutOfRangeException(nameof(minConfidence), minConfidence, "The minimum confidence is a probability, from 0 to 1.");
     }
 }

@@ -19,7 +19,7 @@ namespace MLTransfer.Inference;
 /// Console.WriteLine($"{p.Label} {p.Probability:P1}");
 /// </code>
 /// </example>
-public sealed class ImageClassifier : IDisposable
+public sealed class ImageClassifier : IImageClassifier, IDisposable
 {
     private readonly IImageScorer _scorer;
     private readonly ImageDecodeOptions _decode;
@@ -232,9 +232,41 @@ public sealed class ImageClassifier : IDisposable
     /// <summary>Class probabilities for several decoded images, run together.</summary>
     internal float[][] ScoreBatch(IReadOnlyList<DecodedImage> images) => _scorer.Score(images).Select(s => s.Probabilities).ToArray();
 
-    private ImagePrediction Predict(DecodedImage image, int topK, float minConfidence)
+    /// <inheritdoc/>
+    /// <exception cref="DecodeBudgetExceededException">The decode budget is full (only with one).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minConfidence"/> is outside [0, 1].</exception>
+    public IReadOnlyList<BatchPrediction> PredictBatch(IReadOnlyList<byte[]> encodedImages, int topK = 3, float minConfidence = 0)
     {
-        var (scores, outOfDomain) = _scorer.Score(image);
+        ArgumentNullException.ThrowIfNull(encodedImages);
+        ConfidenceGate.CheckMinConfidence(minConfidence);
+        var results = new BatchPrediction[encodedImages.Count];
+        // Decoded a run at a time, so a large batch never holds more than one run's pixels.
+        for (var start = 0; start < encodedImages.Count; start += FusedScorer.MaxBatch)
+        {
+            var decoded = new List<(int Index, DecodedImage Image)>();
+            for (var i = start; i < Math.Min(start + FusedScorer.MaxBatch, encodedImages.Count); i++)
+            {
+                try
+                {
+                    decoded.Add((i, Decode(encodedImages[i], null)));
+                }
+                catch (ImageDecodeException e)
+                {
+                    results[i] = new BatchPrediction(null, e.Reason);
+                }
+            }
+            var scores = _scorer.Score(decoded.Select(d => d.Image).ToList());
+            for (var j = 0; j < decoded.Count; j++)
+                results[decoded[j].Index] = new BatchPrediction(Rank(scores[j], topK, minConfidence), null);
+        }
+        return results;
+    }
+
+    private ImagePrediction Predict(DecodedImage image, int topK, float minConfidence) => Rank(_scorer.Score(image), topK, minConfidence);
+
+    private ImagePrediction Rank(FusedScore score, int topK, float minConfidence)
+    {
+        var (scores, outOfDomain) = score;
         var all = scores.Select((p, i) => new ClassProbability(ClassNames[i], p)).ToArray();
         // OrderByDescending is stable: equal probabilities keep class order.
         var ranked = all.OrderByDescending(c => c.Probability).ToArray();

@@ -21,8 +21,8 @@ public sealed record ImagePrediction(
     public AbstentionReason Abstention { get; init; }
 
     /// <summary>
-    /// How far the image's features lie from every class the model learned (cosine distance to the nearest class
-    /// mean: 0 typical, larger is stranger), or null for a model saved without calibration.
+    /// How far the image's features lie from the images the model learned from (cosine distance to its k-th
+    /// nearest training image: small is typical, larger is stranger), or null for a model saved without calibration.
     /// </summary>
     public float? OutOfDomainScore { get; init; }
 

@@ -66,7 +66,7 @@ public static class FeatureShards
         if (problem is not null)
             throw new MLTransferException($"Invalid options: {problem}", null, "Fix the option (the CLI's --help gives every range)");
         if (string.IsNullOrWhiteSpace(featuresPath))
-            throw new MLTransferException("The feature folder path is empty", null, "Pass a folder, e.g. --features features/flowers");
+            throw new MLTransferException("The feature folder path is empty", null, "Pass a folder as featuresPath (CLI: --features features/flowers)");
         var folder = Path.GetFullPath(featuresPath);
         if (File.Exists(folder))
             throw new MLTransferException("The feature folder is a file", folder, "Pass a folder (it is created if needed)");
@@ -186,7 +186,7 @@ public static class FeatureShards
         }
         if (facts.Signature.DifferenceFrom(signature) is { } difference)
             throw new MLTransferException($"The shard file comes from another backbone or preprocessing: {difference}", shardPath,
-                "Extract into a new, empty --features folder (one folder per backbone); nothing was written");
+                "Extract into a new, empty features folder (CLI: --features; one folder per backbone); nothing was written");
         if (facts.ListingSha256 != listing)
         {
             log("the shard's images changed since it was written (files added, removed or relabelled); extracting it again");

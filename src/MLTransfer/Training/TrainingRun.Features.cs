@@ -31,17 +31,17 @@ internal sealed partial class TrainingRun
         if (!string.Equals(resolved.Sha256, signature.BackboneSha256, StringComparison.OrdinalIgnoreCase))
             throw new MLTransferException(
                 $"The backbone {resolved.Description.Name} (SHA-256 {resolved.Sha256[..12]}…, {resolved.FilePath}) is not the one the features were extracted with ({signature.BackboneName}, SHA-256 {signature.BackboneSha256[..12]}…)",
-                store.Folder, "Pass --backbone (and --backbone-dir) naming the backbone file the shards were extracted with; the model must run the same backbone");
+                store.Folder, "Set BackboneSource.Name and Dirs (CLI: --backbone, --backbone-dir) to the backbone file the shards were extracted with; the model must run the same backbone");
         var precision = prepared.Precision ?? "float32";
         if (precision != signature.Precision)
             throw new MLTransferException(signature.Precision == "float32"
                     ? $"The features were extracted with the float backbone, but this run uses an int8 copy ({precision})"
                     : $"The features were extracted with an int8 copy of the backbone ({signature.Precision}), but this run uses {(precision == "float32" ? "the float backbone" : precision)}",
-                store.Folder, "Give train the same --int8 file that extract had (or none), so the saved model computes the features it was trained on");
+                store.Folder, "Give train the same BackboneSource.Int8Graph (CLI: --int8) that extract had (or none), so the saved model computes the features it was trained on");
         var preprocessing = new FeatureCacheKey(resolved.Sha256, prepared).Preprocessing;
         if (preprocessing != signature.Preprocessing || prepared.FeatureSize != signature.FeatureWidth)
             throw new MLTransferException($"The backbone's preprocessing here ('{preprocessing}') is not the one the features were extracted with ('{signature.Preprocessing}')",
-                store.Folder, "Give train the same backbone options (--input-size, --resize, --mean, --std, --feature-tensor) that extract had");
+                store.Folder, "Give train the same backbone preprocessing (BackboneSource.Adjust; CLI: --input-size, --resize, --mean, --std, --feature-tensor) that extract had");
 
         var root = store.DatasetRoot;
         string Full(string relative) => Path.Combine(root, relative.Replace('/', Path.DirectorySeparatorChar));

@@ -265,6 +265,8 @@ internal sealed partial class TrainingRun
             TotalTime = _clock.Elapsed,
         };
         var metadata = RunSummary.Metadata(ClassNames, backbone, Resolved, reason, head, Options.Seed, DataPath, counts, skipped.Count, evaluation) with { Calibration = calibration };
+        if (calibration is not null)
+            model = Export.ModelPipeline.WithTemperature(ml, model, backbone, calibration.Temperature);
         return new TrainedModel(ml, model, metadata, report, Inputs());
     }
 

@@ -54,9 +54,10 @@ public static partial class TransferLearner
                 store.Stream(k => trainSet.Contains(Full(k.Path))).Select(x => (classIndex[x.Key.Label], x.Features)), store.Width, o.Head,
                 o.L2Regularization, o.L1Regularization, classWeights: o.BalanceClasses ? HeadTrainer.BalancedClassWeights(images.Labels(images.Train), run.ClassNames.Count) : null);
             clock.Stop();
-            var heldOut = images.Validation.Concat(images.Test).Select(i => i.Path).ToHashSet(PathUtil.Comparer);
+            // Every usable row, training ones included: the report gives the training accuracy beside the held-out one.
+            var usable = images.Train.Concat(images.Validation).Concat(images.Test).Select(i => i.Path).ToHashSet(PathUtil.Comparer);
             var scores = new Dictionary<string, float[]>(PathUtil.Comparer);
-            foreach (var batch in store.Stream(k => heldOut.Contains(Full(k.Path))).Chunk(4096))
+            foreach (var batch in store.Stream(k => usable.Contains(Full(k.Path))).Chunk(4096))
             {
                 cancellation.ThrowIfCancellationRequested();
                 var scored = HeadTrainer.Score(ml, head, batch.Select(b => b.Features).ToList());

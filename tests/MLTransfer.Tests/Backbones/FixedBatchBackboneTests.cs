@@ -49,7 +49,7 @@ public class FixedBatchBackboneTests
                 Log = log.Add,
             });
             Assert.That(model.Report.ImagesExtracted, Is.GreaterThan(130), "every distinct sample image went through the batch-1 graph");
-            Assert.That(log, Has.Some.EqualTo("batch: the backbone graph fixes its batch size at 1, so images run one at a time whatever --batch-size says"));
+            Assert.That(log, Has.Some.EqualTo("batch: the backbone graph fixes its batch size at 1, so images run one at a time whatever FeatureExtractionOptions.BatchSize (CLI: --batch-size) says"));
         }
         finally
         {

@@ -190,7 +190,7 @@ public class CliSafetyTests
         };
         start.ArgumentList.Add("--default-signal=INT");
         start.ArgumentList.Add(File.Exists("/usr/share/dotnet/dotnet") ? "/usr/share/dotnet/dotnet" : "dotnet");
-        start.ArgumentList.Add(Path.Combine(TestContext.CurrentContext.TestDirectory, "MLTransfer.Cli.dll"));
+        start.ArgumentList.Add(CliRunner.CliDll);
         foreach (var a in args)
             start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;

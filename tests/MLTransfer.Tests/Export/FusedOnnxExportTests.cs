@@ -5,7 +5,6 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.Transforms.Image;
 using MLTransfer.Backbones;
 using MLTransfer.Backbones.Onnx;
-using MLTransfer.Confidence;
 using MLTransfer.Export;
 using MLTransfer.Heads;
 using MLTransfer.Tests.Fixtures;
@@ -112,12 +111,13 @@ public class FusedOnnxExportTests
         // The zip's own chain cannot bind in plain ML.NET today (its ONNX step outputs Vector<1, F>, the
         // head was trained on Vector<F>), so run its two halves: the featurizer, then the head transforms
         // on the same features re-typed as Vector<F>.
-        var parts = ((IEnumerable<ITransformer>)loaded).SelectMany(t => t is IEnumerable<ITransformer> c ? c : [t]).ToList();
+        static IEnumerable<ITransformer> Steps(ITransformer t) => t is IEnumerable<ITransformer> c ? c.SelectMany(Steps) : [t];
+        var parts = Steps(loaded).ToList();
         var headStart = parts.FindIndex(t => t is Microsoft.ML.Transforms.LpNormNormalizingTransformer);
         var features = new TransformerChain<ITransformer>(parts.Take(headStart).ToArray()).Transform(images).GetColumn<float[]>(HeadTrainer.FeaturesColumn).ToList();
         var head = new TransformerChain<ITransformer>(parts.Skip(headStart).ToArray());
-        // The chain's head gives its own probabilities; the saved model's are those at the calibrated temperature.
-        var zipScores = HeadTrainer.Score(fresh, head, features).Select(p => TemperatureScaling.Apply(p, calibration.Temperature)).ToArray();
+        // The chain ends in the temperature's steps, so its scores are the calibrated ones.
+        var zipScores = HeadTrainer.Score(fresh, head, features);
         var pixels = fresh.Transforms.ResizeImages("img", 192, 192, ModelPipeline.ImageColumn, ImageResizingEstimator.ResizingKind.Fill)
             .Append(fresh.Transforms.ExtractPixels("px", "img", interleavePixelColors: false))
             .Fit(images).Transform(images).GetColumn<float[]>("px").ToArray();

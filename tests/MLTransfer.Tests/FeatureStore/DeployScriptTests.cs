@@ -17,7 +17,7 @@ public class DeployScriptTests
         {
             var features = Path.Combine(root, "features");
             var model = Path.Combine(root, "samples.zip");
-            var cli = $"dotnet {Path.Combine(TestContext.CurrentContext.TestDirectory, "MLTransfer.Cli.dll")}";
+            var cli = $"dotnet {CliRunner.CliDll}";
             var common = new Dictionary<string, string>
             {
                 ["DATA"] = Path.Combine(TestPaths.RepoRoot, "data-samples"),

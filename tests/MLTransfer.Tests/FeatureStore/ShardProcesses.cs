@@ -9,7 +9,7 @@ internal static class ShardProcesses
 {
     public static Process Start(IEnumerable<string> args, IDictionary<string, string> environment)
     {
-        var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, "MLTransfer.Cli.dll");
+        var dll = CliRunner.CliDll;
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,

@@ -85,7 +85,7 @@ public class ResumeAfterKillTests
     private static Process Start(IEnumerable<string> args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestContext.CurrentContext.TestDirectory };
-        start.ArgumentList.Add(Path.Combine(TestContext.CurrentContext.TestDirectory, "MLTransfer.Cli.dll"));
+        start.ArgumentList.Add(CliRunner.CliDll);
         foreach (var a in args)
             start.ArgumentList.Add(a);
         var process = Process.Start(start)!;

@@ -23,6 +23,21 @@ public static class CliRunner
         ["MLTRANSFER_BACKBONE_DIR"] = "",
     };
 
+    /// <summary>
+    /// The CLI as its own build output lays it out (bin/&lt;configuration&gt;/net10.0 of MLTransfer.Cli, built with the
+    /// tests): the test folder's copy runs with the tests' dependencies, which lack what the ASP.NET framework
+    /// provides the tests but a tool install ships.
+    /// </summary>
+    public static string CliDll { get; } = FindCliDll();
+
+    private static string FindCliDll()
+    {
+        var testDir = TestContext.CurrentContext.TestDirectory;
+        var (framework, configuration) = (Path.GetFileName(testDir), Path.GetFileName(Path.GetDirectoryName(testDir)!));
+        var own = Path.Combine(TestPaths.RepoRoot, "src", "MLTransfer.Cli", "bin", configuration, framework, "MLTransfer.Cli.dll");
+        return File.Exists(own) ? own : Path.Combine(testDir, "MLTransfer.Cli.dll");
+    }
+
     /// <summary>Runs the CLI with <paramref name="args"/>; fails the test if it takes longer than <paramref name="timeout"/>.</summary>
     /// <param name="args">Command-line arguments.</param>
     /// <param name="timeout">Time limit (default 4 minutes).</param>
@@ -32,7 +47,7 @@ public static class CliRunner
     public static Result Run(IEnumerable<string> args, TimeSpan? timeout = null, IDictionary<string, string>? environment = null,
         string? workingDirectory = null, IReadOnlyList<string>? wrapper = null)
     {
-        var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, "MLTransfer.Cli.dll");
+        var dll = CliDll;
         // Behind a wrapper (another user), "dotnet" must be an absolute path the wrapper can exec.
         var dotnet = File.Exists("/usr/share/dotnet/dotnet") ? "/usr/share/dotnet/dotnet" : "dotnet";
         var command = new List<string>(wrapper ?? []) { dotnet, dll };

@@ -39,7 +39,7 @@ public static class PackedPackages
     /// <param name="Root">Temporary folder of the run (feed, artifacts, NuGet.Config, package cache).</param>
     /// <param name="Feed">The local folder feed holding the .nupkg and .snupkg files.</param>
     /// <param name="Version">The version packed.</param>
-    /// <param name="NuGetConfig">A NuGet.Config with the feed as the only source and the machine's packages as a fallback folder.</param>
+    /// <param name="NuGetConfig">A NuGet.Config with the feed added to the machine's sources and the machine's packages as a fallback folder.</param>
     public sealed record Packed(string Root, string Feed, string Version, string NuGetConfig)
     {
         /// <summary>A package file of the feed, e.g. <c>MLTransfer</c> → <c>MLTransfer.1.0.0-test.….nupkg</c>.</summary>
@@ -67,12 +67,14 @@ public static class PackedPackages
         }
         var fallback = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } p ? p
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        // The feed comes first; the machine's own sources stay, as in a reader's setup, for packages the README asks
+        // them to add (Microsoft.Extensions.Hosting) that nothing here has restored before.
         var config = Path.Combine(root, "NuGet.Config");
         File.WriteAllText(config, $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
               <config><add key="globalPackagesFolder" value="{Path.Combine(root, "packages")}" /></config>
-              <packageSources><clear /><add key="local" value="{feed}" /></packageSources>
+              <packageSources><add key="local" value="{feed}" /></packageSources>
               <fallbackPackageFolders><clear /><add key="machine" value="{fallback}" /></fallbackPackageFolders>
             </configuration>
             """);

@@ -3,7 +3,6 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 using MLTransfer.Backbones;
 using MLTransfer.Features;
 using MLTransfer.Heads;
@@ -166,8 +165,12 @@ public class TrainedCorpusTests
         using (var session = new BackboneSession(prepared))
             extraction = FeatureExtractor.Extract(files, session);
         Assert.That(extraction.Skipped, Is.Empty);
-        var head = ((TransformerChain<ITransformer>)_model.Model).LastTransformer;
-        var training = HeadTrainer.Score(_model.Context, head, files.Select(f => extraction.ByName[f]).ToList());
+        // The saved chain is [featurizer + head, temperature] for a calibrated model; the head's own softmax is then tempered.
+        var temperature = _model.Metadata.Calibration?.Temperature ?? 1;
+        var untempered = temperature == 1 ? _model.Model : ((IEnumerable<ITransformer>)_model.Model).First();
+        var head = ((IEnumerable<ITransformer>)untempered).Last();
+        var training = HeadTrainer.Score(_model.Context, head, files.Select(f => extraction.ByName[f]).ToList())
+            .Select(p => MLTransfer.Confidence.TemperatureScaling.Apply(p, temperature)).ToArray();
         for (var i = 0; i < files.Count; i++)
         {
             var inference = _classifier.Predict(files[i]).Probabilities.Select(p => p.Probability).ToArray();

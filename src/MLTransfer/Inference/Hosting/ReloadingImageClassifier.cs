@@ -20,7 +20,7 @@ namespace MLTransfer.Inference.Hosting;
 /// Console.WriteLine($"{answer.Prediction.Label} from model {answer.Model.Version}");
 /// </code>
 /// </example>
-public sealed class ReloadingImageClassifier : IDisposable
+public sealed class ReloadingImageClassifier : IImageClassifier, IDisposable
 {
     /// <summary>
     /// Name of the meter with the classifier's instruments (predictions by class, latency, decode failures and
@@ -113,6 +113,33 @@ public sealed class ReloadingImageClassifier : IDisposable
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="minConfidence"/> is outside [0, 1].</exception>
     public ServedPrediction Predict(byte[] encodedImage, int topK = 3, float minConfidence = 0) =>
         Use((classifier, model) => Measured(() => new ServedPrediction(classifier.Predict(encodedImage, topK, minConfidence), model)));
+
+    /// <summary>What the model serving now is.</summary>
+    public Export.ModelMetadata Metadata => Model.Metadata;
+
+    /// <inheritdoc/>
+    ImagePrediction IImageClassifier.Predict(byte[] encodedImage, int topK, float minConfidence) => Predict(encodedImage, topK, minConfidence).Prediction;
+
+    /// <inheritdoc/>
+    public ImagePrediction Predict(string imagePath, int topK = 3, float minConfidence = 0) =>
+        Use((classifier, model) => Measured(() => new ServedPrediction(classifier.Predict(imagePath, topK, minConfidence), model))).Prediction;
+
+    /// <inheritdoc/>
+    /// <remarks>Every image of the batch is answered by the same model, even while a reload swaps in another.</remarks>
+    public IReadOnlyList<BatchPrediction> PredictBatch(IReadOnlyList<byte[]> encodedImages, int topK = 3, float minConfidence = 0) => Use((classifier, _) =>
+    {
+        var start = Stopwatch.GetTimestamp();
+        var results = classifier.PredictBatch(encodedImages, topK, minConfidence);
+        var each = Stopwatch.GetElapsedTime(start) / Math.Max(1, results.Count);
+        foreach (var r in results)
+        {
+            if (r.Prediction is { } p)
+                Metrics.Predicted(p, each);
+            else
+                Metrics.DecodeFailed();
+        }
+        return results;
+    });
 
     /// <summary>Runs one prediction and counts it: its class and time, or why it was refused.</summary>
     internal ServedPrediction Measured(Func<ServedPrediction> predict)
