@@ -9,12 +9,12 @@ internal static class OodBenchCommand
 {
     public static Command Create()
     {
-        var datasets = new Option<string>("--datasets") { Description = "Folder whose sub-folders are the datasets (e.g. ../shared/datasets)", Required = true };
-        var only = new Option<string[]>("--dataset") { Description = "Only these sub-folders (repeatable) [default: all]" };
+        var suite = new DatasetSuiteOptions();
+        var (datasets, only) = (suite.Datasets, suite.Only);
         var foreign = new Option<string[]>("--foreign") { Description = "Extra image folders fed only as out-of-domain images (repeatable; every image file under them), e.g. data-samples" };
         var limit = new Option<int>("--foreign-limit") { Description = "At most this many images of each foreign set, evenly spread (0: all)", DefaultValueFactory = _ => 0 }.Range(0, 1_000_000);
         var seed = new Option<int>("--seed") { Description = "Seed of the split and the trainer", DefaultValueFactory = _ => 1 }.Range(int.MinValue, int.MaxValue);
-        var workspace = new Option<string?>("--workspace") { Description = "Feature cache folder [default: ~/.cache/mltransfer/workspace]" };
+        var workspace = suite.Workspace;
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of the tables" };
         var backbone = BackboneOptions.Create();
         var command = new Command("bench-ood", "Train on each dataset and feed the others as out-of-domain images: AUROC, images let through, calibration error before/after, coverage/accuracy")
@@ -24,10 +24,7 @@ internal static class OodBenchCommand
         backbone.AddTo(command);
         command.SetAction(parse => CommandRunner.Run(parse.GetValue(json), () =>
         {
-            var root = parse.GetValue(datasets)!;
-            if (!Directory.Exists(root))
-                throw new MLTransferException("Datasets folder not found", root, "Pass the folder that holds the datasets, e.g. --datasets ../shared/datasets");
-            var names = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray();
+            var (root, names) = suite.Resolve(parse);
             if (names.Length < 2)
                 throw new MLTransferException($"Out-of-domain figures need at least two datasets; found {names.Length}", root, "Point --datasets at a folder with two or more datasets, or name them with --dataset");
             foreach (var extra in parse.GetValue(foreign) ?? [])

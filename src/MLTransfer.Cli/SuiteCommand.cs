@@ -9,15 +9,15 @@ internal static class SuiteCommand
 {
     public static Command Create()
     {
-        var datasets = new Option<string>("--datasets") { Description = "Folder whose sub-folders are the datasets (e.g. ../shared/datasets)", Required = true };
-        var only = new Option<string[]>("--dataset") { Description = "Only these sub-folders (repeatable) [default: all]" };
+        var suite = new DatasetSuiteOptions();
+        var (datasets, only) = (suite.Datasets, suite.Only);
         var backbones = new Option<string[]>("--backbone-choice")
         {
             Description = "Backbone choices to compare (repeatable): a name, a+b, tta:a, auto, or a list a,b",
             DefaultValueFactory = _ => ["mobilenet-v2", "resnet50", "resnet18", "mobilenet-v2+resnet50", "tta:mobilenet-v2+resnet50", "auto"],
         };
         var seeds = new Option<int[]>("--seed") { Description = "Seeds (repeatable) [default: 1 2 3]", DefaultValueFactory = _ => [1, 2, 3] };
-        var workspace = new Option<string?>("--workspace") { Description = "Feature cache folder [default: ~/.cache/mltransfer/workspace]" };
+        var workspace = suite.Workspace;
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of the table" };
         var balance = new Option<bool>("--balance-classes") { Description = "Weight training images by the inverse frequency of their class" };
         var backbone = BackboneOptions.Create();
@@ -28,10 +28,7 @@ internal static class SuiteCommand
         backbone.AddTo(command);
         command.SetAction(parse => CommandRunner.Run(parse.GetValue(json), () =>
         {
-            var root = parse.GetValue(datasets)!;
-            if (!Directory.Exists(root))
-                throw new MLTransferException("Datasets folder not found", root, "Pass the folder that holds the datasets, e.g. --datasets ../shared/datasets");
-            var names = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray();
+            var (root, names) = suite.Resolve(parse);
             var template = new TransferLearningOptions
             {
                 Backbone = backbone.Source(parse),

@@ -134,16 +134,7 @@ internal sealed partial class TrainingRun
         var root = store.DatasetRoot;
         var stored = store.Rows.Select(r => Path.Combine(root, r.Key.Path.Replace('/', Path.DirectorySeparatorChar))).ToHashSet(PathUtil.Comparer);
         var extraction = new FeatureExtractionResult([], [], StoredSkips(), 0, stored.Count, elapsed);
-        List<LabeledImage> Keep(IEnumerable<LabeledImage> images) => images.Where(i => stored.Contains(i.Path)).ToList();
-        var (train, validation, test) = (Keep(Split.Train), Keep(Split.Validation), Keep(Split.Test));
-        var warnings = RunSummary.EmptySetWarnings(Split, validation, test);
-        foreach (var warning in warnings)
-            Log($"warning: {warning}");
-        var missing = ClassNames.Where(c => !train.Any(i => i.Label == c)).ToList();
-        if (missing.Count > 0)
-            throw new MLTransferException($"No usable training images left for class(es) {string.Join(", ", missing)}", store.Folder,
-                "Add images to those classes or remove them; see the skipped files above");
-        return new RunImages(train, validation, test, ClassNames, new Dictionary<string, float[]>(), extraction, warnings);
+        return UsableWhere(stored.Contains, new Dictionary<string, float[]>(), extraction, store.Folder);
     }
 
     private List<SkippedFile> StoredSkips()

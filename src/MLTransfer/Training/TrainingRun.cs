@@ -182,17 +182,20 @@ internal sealed partial class TrainingRun
     /// left with no training image is an error, and one left with no validation or test image is a warning.
     /// </summary>
     /// <exception cref="MLTransferException">A class has no usable training image.</exception>
-    public RunImages Usable(FeatureExtractionResult extraction)
+    public RunImages Usable(FeatureExtractionResult extraction) =>
+        UsableWhere(extraction.ByName.ContainsKey, extraction.ByName, extraction, Dataset.Root);
+
+    /// <summary>The split's images that <paramref name="usable"/> keeps; every class must keep a training image.</summary>
+    private RunImages UsableWhere(Func<string, bool> usable, IReadOnlyDictionary<string, float[]> features, FeatureExtractionResult extraction, string where)
     {
-        var features = extraction.ByName;
-        List<LabeledImage> Keep(IEnumerable<LabeledImage> images) => images.Where(i => features.ContainsKey(i.Path)).ToList();
+        List<LabeledImage> Keep(IEnumerable<LabeledImage> images) => images.Where(i => usable(i.Path)).ToList();
         var (train, validation, test) = (Keep(Split.Train), Keep(Split.Validation), Keep(Split.Test));
         var warnings = RunSummary.EmptySetWarnings(Split, validation, test);
         foreach (var warning in warnings)
             Log($"warning: {warning}");
         var missing = ClassNames.Where(c => !train.Any(i => i.Label == c)).ToList();
         if (missing.Count > 0)
-            throw new MLTransferException($"No usable training images left for class(es) {string.Join(", ", missing)}", Dataset.Root,
+            throw new MLTransferException($"No usable training images left for class(es) {string.Join(", ", missing)}", where,
                 "Add images to those classes or remove them; see the skipped files above");
         return new RunImages(train, validation, test, ClassNames, features, extraction, warnings);
     }

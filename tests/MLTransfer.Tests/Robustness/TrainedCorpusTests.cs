@@ -5,7 +5,6 @@ using System.Text.Json.Nodes;
 using Microsoft.ML;
 using MLTransfer.Backbones;
 using MLTransfer.Features;
-using MLTransfer.Heads;
 using MLTransfer.Images;
 using MLTransfer.Inference;
 using MLTransfer.Tests.Fixtures;
@@ -165,12 +164,7 @@ public class TrainedCorpusTests
         using (var session = new BackboneSession(prepared))
             extraction = FeatureExtractor.Extract(files, session);
         Assert.That(extraction.Skipped, Is.Empty);
-        // The saved chain is [featurizer + head, temperature] for a calibrated model; the head's own softmax is then tempered.
-        var temperature = _model.Metadata.Calibration?.Temperature ?? 1;
-        var untempered = temperature == 1 ? _model.Model : ((IEnumerable<ITransformer>)_model.Model).First();
-        var head = ((IEnumerable<ITransformer>)untempered).Last();
-        var training = HeadTrainer.Score(_model.Context, head, files.Select(f => extraction.ByName[f]).ToList())
-            .Select(p => MLTransfer.Confidence.TemperatureScaling.Apply(p, temperature)).ToArray();
+        var training = TrainedChains.CalibratedHeadScores(_model, files.Select(f => extraction.ByName[f]).ToList());
         for (var i = 0; i < files.Count; i++)
         {
             var inference = _classifier.Predict(files[i]).Probabilities.Select(p => p.Probability).ToArray();

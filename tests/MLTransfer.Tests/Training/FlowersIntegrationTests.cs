@@ -1,4 +1,3 @@
-using MLTransfer.Heads;
 using MLTransfer.Inference;
 using MLTransfer.Tests.Fixtures;
 using MLTransfer.Training;
@@ -91,7 +90,7 @@ public class FlowersIntegrationTests
         using var classifier = ImageClassifier.Load(zip);
         var inProcess = images.Select(i => classifier.Predict(i)).ToArray();
         // The head's own probabilities at the temperature the model was calibrated to.
-        var headScores = HeadScores(features, images).Select(p => MLTransfer.Confidence.TemperatureScaling.Apply(p, _model.Metadata.Calibration!.Temperature)).ToArray();
+        var headScores = TrainedChains.CalibratedHeadScores(_model, images.Select(i => features.ByName[i]).ToList());
         for (var i = 0; i < images.Length; i++)
         {
             var probabilities = inProcess[i].Probabilities.Select(p => p.Probability).ToArray();
@@ -113,13 +112,5 @@ public class FlowersIntegrationTests
             foreach (var p in inProcess[i].Probabilities)
                 Assert.That(top[p.Label], Is.EqualTo(p.Probability).Within(1e-5f), $"{images[i]} {p.Label}");
         }
-    }
-
-    private float[][] HeadScores(MLTransfer.Features.FeatureExtractionResult features, string[] images)
-    {
-        // The last transformer of the chain is the head (normaliser + trainer + key-to-value).
-        var chain = (Microsoft.ML.Data.TransformerChain<Microsoft.ML.ITransformer>)_model.Model;
-        var head = chain.Last();
-        return HeadTrainer.Score(_model.Context, head, images.Select(i => features.ByName[i]).ToList());
     }
 }
