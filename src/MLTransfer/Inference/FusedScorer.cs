@@ -37,21 +37,23 @@ internal sealed class FusedScorer : IImageScorer
     /// <param name="height">Input height.</param>
     /// <param name="classes">Probabilities per image.</param>
     /// <param name="order">Order of the colour planes the graph takes.</param>
-    /// <param name="allowSpinning">
-    /// Let ONNX Runtime's worker threads spin between operators: a lone call returns sooner, but under concurrent
-    /// calls the spinning threads take the cores that decoding and other calls need.
+    /// <param name="serving">
+    /// Tune for many concurrent calls (a server) rather than lone ones. A lone call gets every core, with worker
+    /// threads spinning between operators so it returns sooner. A server's calls each run on their caller's
+    /// thread alone: the concurrent requests already keep the cores busy, and worker threads (spinning or not)
+    /// would only contend with the decoders and the other calls (docs/design-notes.md, "Serving").
     /// </param>
-    public FusedScorer(byte[] onnx, int width, int height, int classes, ChannelOrder order, bool allowSpinning)
+    public FusedScorer(byte[] onnx, int width, int height, int classes, ChannelOrder order, bool serving)
     {
         (Width, Height, Classes, _bgr) = (width, height, classes, order == ChannelOrder.Bgr);
         using var options = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            IntraOpNumThreads = Environment.ProcessorCount,
+            IntraOpNumThreads = serving ? 1 : Environment.ProcessorCount,
             InterOpNumThreads = 1,
         };
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", allowSpinning ? "1" : "0");
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", serving ? "0" : "1");
         _session = new InferenceSession(onnx, options);
         _outputNames = _session.OutputMetadata.ContainsKey(FusedOnnxExporter.OutOfDomainOutputName)
             ? [FusedOnnxExporter.OutputName, FusedOnnxExporter.OutOfDomainOutputName]

@@ -120,8 +120,7 @@ public sealed class ImageClassifier : IImageClassifier, IDisposable
         try
         {
             var scorer = new FusedScorer(fused, metadata.Backbone.InputWidth, metadata.Backbone.InputHeight, metadata.ClassNames.Count, metadata.Backbone.ChannelOrder,
-                // Spinning threads make a lone call about 20% faster and a busy server's calls slower (docs/design-notes.md).
-                allowSpinning: !serving);
+                serving);
             return (scorer, metadata);
         }
         catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
