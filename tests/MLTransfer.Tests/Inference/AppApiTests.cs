@@ -59,6 +59,24 @@ public class AppApiTests
         using var direct = ImageClassifier.Load(ServiceModels.Second);
         Assert.That(second.Metadata.CreatedUtc, Is.EqualTo(direct.Metadata.CreatedUtc));
         Assert.That(provider.GetService<IImageClassifier>(), Is.Null, "no unnamed model was registered");
+
+        // Each named model counts on a meter of its own, tagged with its name.
+        var seen = new List<string?>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == ReloadingImageClassifier.MeterName && instrument.Name == "mltransfer.predictions")
+                    l.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, _, _, _) =>
+            seen.Add(instrument.Meter.Tags?.FirstOrDefault(t => t.Key == "mltransfer.model").Value as string));
+        listener.Start();
+        var image = File.ReadAllBytes(ServiceModels.SampleImages(1)[0].Path);
+        provider.GetRequiredKeyedService<ReloadingImageClassifier>("first").Predict(image);
+        provider.GetRequiredKeyedService<ReloadingImageClassifier>("second").Predict(image);
+        Assert.That(seen, Is.EqualTo(new[] { "first", "second" }));
     }
 
     [Test]

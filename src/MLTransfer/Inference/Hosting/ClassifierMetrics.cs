@@ -22,9 +22,13 @@ internal sealed class ClassifierMetrics : IDisposable
     /// <summary>Creates the instruments.</summary>
     /// <param name="factory">The host's meter factory (one meter per container, which tests rely on), or null for a meter of its own.</param>
     /// <param name="version">The version of the model serving now, or null when none does.</param>
-    public ClassifierMetrics(IMeterFactory? factory, Func<string?> version)
+    /// <param name="name">The classifier's name when an app serves several (a tag <c>mltransfer.model</c> on the meter), or null.</param>
+    public ClassifierMetrics(IMeterFactory? factory, Func<string?> version, string? name = null)
     {
-        _meter = factory?.Create(ReloadingImageClassifier.MeterName) ?? new Meter(ReloadingImageClassifier.MeterName);
+        // Named classifiers get a meter each (the factory shares a meter between equal names and tags), so two
+        // models' predictions are never summed into one instrument.
+        var options = new MeterOptions(ReloadingImageClassifier.MeterName) { Tags = name is null ? null : [new("mltransfer.model", name)] };
+        _meter = factory?.Create(options) ?? new Meter(options);
         _ownsMeter = factory is null;
         _predictions = _meter.CreateCounter<long>("mltransfer.predictions", "{prediction}", "Images classified, tagged with the predicted class");
         _abstentions = _meter.CreateCounter<long>("mltransfer.abstentions", "{prediction}",

@@ -5,6 +5,12 @@ namespace MLTransfer.Inference.Hosting;
 /// <summary>Options of <see cref="ReloadingImageClassifier"/> (and of <c>services.AddImageClassifier</c>).</summary>
 public sealed class ImageClassifierOptions
 {
+    /// <summary>
+    /// The classifier's name when an app serves several (set by <c>AddImageClassifier(name, ...)</c>): its meter is
+    /// tagged <c>mltransfer.model</c> with it. Null for an app's only classifier.
+    /// </summary>
+    public string? Name { get; set; }
+
     /// <summary>The model zip to serve. Required.</summary>
     public string ModelPath { get; set; } = "";
 

@@ -57,7 +57,10 @@ public static class ImageClassifierServiceCollectionExtensions
         // Arenas made before this call keep their memory, so it runs as early as the app's service
         // registration, before request threads exist.
         MallocArenas.Limit();
-        configure(services.AddOptions<ImageClassifierOptions>(name ?? Options.Options.DefaultName).ValidateOnStart());
+        var builder = services.AddOptions<ImageClassifierOptions>(name ?? Options.Options.DefaultName).ValidateOnStart();
+        configure(builder);
+        if (name is not null)
+            builder.PostConfigure(o => o.Name = name);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ImageClassifierOptions>, ImageClassifierOptionsValidator>());
         ReloadingImageClassifier Create(IServiceProvider sp) => new(
             sp.GetRequiredService<IOptionsMonitor<ImageClassifierOptions>>().Get(name ?? Options.Options.DefaultName),

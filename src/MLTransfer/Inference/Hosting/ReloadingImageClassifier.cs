@@ -58,7 +58,7 @@ public sealed class ReloadingImageClassifier : IImageClassifier, IDisposable
         DecodeBudget = options.DecodeBudgetBytes is { } budget ? new DecodeBudget(budget) : null;
         _path = Path.GetFullPath(options.ModelPath);
         _current = LoadLease(Sha256Of(_path)) ?? throw new MLTransferException("The model file changed while it was being loaded", _path, "Try again once it is written");
-        Metrics = new ClassifierMetrics(meterFactory, () => IsDisposed ? null : Model.Version);
+        Metrics = new ClassifierMetrics(meterFactory, () => IsDisposed ? null : Model.Version, options.Name);
         _log.LogInformation("Serving model {Version} from {Path}", _current.Model.Version, _path);
 
         if (options.ReloadOnChange)
