@@ -8,20 +8,25 @@ namespace MLTransfer.Inference;
 /// </summary>
 internal sealed class ConfidenceGate
 {
+    private readonly bool _scored;
     private readonly float? _threshold;
 
-    private ConfidenceGate(float? threshold) => _threshold = threshold;
+    private ConfidenceGate(bool scored, float? threshold) => (_scored, _threshold) = (scored, threshold);
 
-    /// <summary>The gate of a loaded model (no out-of-domain check for one saved without reference features).</summary>
-    public static ConfidenceGate For(ModelMetadata metadata) =>
-        new(metadata.Calibration is { Reference: not null } c ? (float?)c.OutOfDomainThreshold : null);
+    /// <summary>
+    /// The gate of a loaded model: no out-of-domain score for one saved without reference features; a score but
+    /// no abstention on it for one whose threshold could not be fitted.
+    /// </summary>
+    public static ConfidenceGate For(ModelMetadata metadata) => metadata.Calibration is { Reference: not null } c
+        ? new(true, (float?)c.OutOfDomainThreshold)
+        : new(false, null);
 
     /// <summary>
     /// <paramref name="prediction"/> (made from calibrated probabilities) with its out-of-domain score and the
     /// verdict for <paramref name="minConfidence"/>.
     /// </summary>
     public ImagePrediction Judge(ImagePrediction prediction, float? outOfDomainScore, float minConfidence) =>
-        Verdict(prediction with { OutOfDomainScore = _threshold is null ? null : outOfDomainScore, OutOfDomainThreshold = _threshold }, minConfidence);
+        Verdict(prediction with { OutOfDomainScore = _scored ? outOfDomainScore : null, OutOfDomainThreshold = _threshold }, minConfidence);
 
     /// <summary>
     /// The verdict: out of domain when the score is above the threshold (that comes first: such an image belongs
