@@ -44,6 +44,9 @@ internal static class TrainCommand
             var (hasData, hasFeatures) = (r.GetValue(run.Data) is not null, r.GetValue(features) is not null);
             if (hasData == hasFeatures)
                 r.AddError(hasData ? "Give --data or --features, not both" : "Option '--data' is required (or --features FOLDER to train from extracted feature shards)");
+            // The estimator's heads train on images (their augmentation views need the pictures), and run the float backbone.
+            else if (NeuralHeadTraining.Handles(r.GetValue(head)!) && (hasFeatures || r.GetValue(int8) is not null))
+                r.AddError($"--head {r.GetValue(head)} trains from --data with the float backbone; --features and --int8 work with --head lbfgs or sdca");
         });
         foreach (var option in neural.All)
             command.Options.Add(option);

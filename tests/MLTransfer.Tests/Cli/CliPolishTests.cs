@@ -50,6 +50,16 @@ public class CliPolishTests
         }
     }
 
+    [TestCase("--features", "features")]
+    [TestCase("--int8", "int8.onnx")]
+    public void The_estimators_heads_refuse_stored_features_and_int8_with_a_usage_error(string flag, string value)
+    {
+        var args = flag == "--features" ? new[] { "train", "--head", "mlp", flag, Path.Combine(_dir, value) } : ["train", "--head", "mlp", "--data", Samples, flag, Path.Combine(_dir, value)];
+        var r = CliRunner.Run(args);
+        Assert.That(r.ExitCode, Is.EqualTo(2), r.ToString());
+        Assert.That(r.StdErr, Does.Contain("--head mlp trains from --data with the float backbone"));
+    }
+
     [Test]
     public void A_mistyped_flag_is_one_error_line_and_a_pointer_to_help()
     {
