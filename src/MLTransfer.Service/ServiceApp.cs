@@ -208,8 +208,8 @@ public static class ServiceApp
             var clock = Stopwatch.StartNew();
             try
             {
-                var served = classifier.Measured(() => new ServedPrediction(c.Predict(p.Bytes, k, threshold), model));
-                return new BatchItemDto(p.Name, 200, ToDto(served.Prediction, model, p.Name, clock), null);
+                var prediction = classifier.Measured(() => c.Predict(p.Bytes, k, threshold));
+                return new BatchItemDto(p.Name, 200, ToDto(prediction, model, p.Name, clock), null);
             }
             catch (ImageDecodeException e)
             {

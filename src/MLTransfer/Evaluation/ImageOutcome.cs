@@ -8,7 +8,7 @@ namespace MLTransfer.Evaluation;
 /// <param name="TrueProbability">Probability the model gave the true class.</param>
 public sealed record ImageOutcome(string Path, string TrueLabel, string PredictedLabel, float Confidence, float TrueProbability)
 {
-    /// <summary>The image's out-of-domain score (cosine distance to the nearest class mean), or null when the model has none.</summary>
+    /// <summary>The image's out-of-domain score (cosine distance to its k-th nearest training image), or null when the model has none.</summary>
     public float? OutOfDomainScore { get; init; }
 
     /// <summary>Cross-entropy of the true class: <c>−ln p(true class)</c>, with p clamped at 1e-15 as the log-loss is.</summary>

@@ -48,10 +48,13 @@ public static class FusedOnnxExporter
     public static byte[] Export(string modelZip)
     {
         // The zip is untrusted: checked in full (with its metadata against the backbone, when it has metadata).
-        var metadata = ModelZipReader.LooksLikeModelZip(modelZip) ? ModelZipReader.Verify(modelZip) : null;
-        if (metadata is null)
-            ModelZipReader.VerifyChecksums(modelZip);
-        return OnnxModelIO.Serialize(Build(modelZip, ModelZipReader.ReadEmbeddedGraphs(modelZip), metadata, loaded: null));
+        if (ModelZipReader.LooksLikeModelZip(modelZip))
+        {
+            var (metadata, graphs) = ModelZipReader.VerifyAndReadGraphs(modelZip);
+            return OnnxModelIO.Serialize(Build(modelZip, graphs, metadata, loaded: null));
+        }
+        ModelZipReader.VerifyChecksums(modelZip);
+        return OnnxModelIO.Serialize(Build(modelZip, ModelZipReader.ReadEmbeddedGraphs(modelZip), null, loaded: null));
     }
 
     /// <summary>

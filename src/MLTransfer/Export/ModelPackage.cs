@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.ML;
+using MLTransfer.Backbones.Onnx;
 
 namespace MLTransfer.Export;
 
@@ -93,13 +94,26 @@ public static class ModelPackage
     public static (ITransformer Model, ModelMetadata Metadata) Load(MLContext ml, string path)
     {
         var metadata = ModelZipReader.Verify(path);
+        return (LoadChain(ml, path), metadata);
+    }
+
+    /// <summary><see cref="Load"/>, also returning the embedded ONNX graphs the verification parsed.</summary>
+    /// <exception cref="MLTransferException">The file is missing, damaged, altered, or from a newer version.</exception>
+    internal static (ITransformer Model, ModelMetadata Metadata, List<ModelProto> Graphs) LoadWithGraphs(MLContext ml, string path)
+    {
+        var (metadata, graphs) = ModelZipReader.VerifyAndReadGraphs(path);
+        return (LoadChain(ml, path), metadata, graphs);
+    }
+
+    /// <summary>ML.NET's load of a verified zip.</summary>
+    private static ITransformer LoadChain(MLContext ml, string path)
+    {
         // A bytes model's first step is MLTransfer's decoder, which ML.NET finds by contract name in registered assemblies.
         ml.ComponentCatalog.RegisterAssembly(typeof(ModelPackage).Assembly);
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
-            var model = ml.Model.Load(stream, out _);
-            return (model, metadata);
+            return ml.Model.Load(stream, out _);
         }
         catch (Exception e) when (e is not MLTransferException and not OutOfMemoryException)
         {

@@ -16,7 +16,8 @@ internal static class ModelPipeline
     /// <summary>Name of the model's input column: an <see cref="MLImage"/>.</summary>
     public const string ImageColumn = "Image";
 
-    private sealed class ImageRow
+    /// <summary>A row of the model's input: one image (see <see cref="ImageSchema"/> for its column).</summary>
+    internal sealed class ImageRow
     {
         // The attribute registers MLImage as an image column; the actual size is set per backbone below.
         [ImageType(1, 1)]
@@ -59,14 +60,19 @@ internal static class ModelPipeline
         return model.Append(tempered);
     }
 
-    /// <summary>An empty data view with the model's input schema.</summary>
-    public static IDataView EmptyImages(MLContext ml, int width, int height)
+    /// <summary>An empty data view with the model's input schema (an image column named <paramref name="column"/>).</summary>
+    public static IDataView EmptyImages(MLContext ml, int width, int height, string column = ImageColumn) =>
+        ml.Data.LoadFromEnumerable(Array.Empty<ImageRow>(), ImageSchema(width, height, column));
+
+    /// <summary>How <see cref="ImageRow"/> maps to a chain's image column of <paramref name="width"/> × <paramref name="height"/>.</summary>
+    public static SchemaDefinition ImageSchema(int width, int height, string column = ImageColumn)
     {
         var schema = SchemaDefinition.Create(typeof(ImageRow));
         // ML.NET only builds getters for image types registered for MLImage; register this size first.
         new ImageTypeAttribute(height, width).Register();
         schema[nameof(ImageRow.Image)].ColumnType = new ImageDataViewType(height, width);
-        return ml.Data.LoadFromEnumerable(Array.Empty<ImageRow>(), schema);
+        schema[nameof(ImageRow.Image)].ColumnName = column;
+        return schema;
     }
 
     internal static ImageResizingEstimator.ResizingKind ToMLNet(ResizeMode mode) => mode switch

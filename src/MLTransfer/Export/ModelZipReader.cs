@@ -40,19 +40,27 @@ internal static class ModelZipReader
     /// channel order, normalisation).
     /// </summary>
     /// <exception cref="MLTransferException">Anything that would make the model predict wrongly or fail.</exception>
-    public static ModelMetadata Verify(string path) => WithZip(path, zip =>
+    public static ModelMetadata Verify(string path) => VerifyAndReadGraphs(path).Metadata;
+
+    /// <summary>
+    /// <see cref="Verify"/>, also returning every embedded ONNX graph it parsed, for a caller that needs them (the
+    /// fused graph is built from them) without unzipping and parsing them a second time.
+    /// </summary>
+    /// <exception cref="MLTransferException">Anything that would make the model predict wrongly or fail.</exception>
+    public static (ModelMetadata Metadata, List<ModelProto> Graphs) VerifyAndReadGraphs(string path) => WithZip(path, zip =>
     {
         var metadata = Metadata(zip, path);
-        // Graph entries are checksummed as they are read below; each is inflated once.
-        VerifyChecksums(zip, path, skip: e => e.Name == OnnxEntryName);
-        var backbones = EmbeddedGraphs(zip, path).Where(IsBackbone).ToList();
+        // Graph and calibration entries are checksummed as they are read below; each is inflated once.
+        VerifyChecksums(zip, path, skip: e => e.Name == OnnxEntryName || e.FullName == CalibrationEntry.Name);
+        var graphs = EmbeddedGraphs(zip, path);
+        var backbones = graphs.Where(IsBackbone).ToList();
         if (backbones.Count != 1)
             throw new MLTransferException(backbones.Count == 0
                     ? "The zip's ML.NET chain has no MLTransfer backbone graph, although it carries MLTransfer metadata"
                     : $"The zip holds {backbones.Count} MLTransfer backbone graphs where one is expected", path,
                 "The zip was altered or assembled by hand; use a model written by 'mltransfer train' or 'finetune'");
         CheckBackbone(backbones[0], metadata, path);
-        return WithCalibration(zip, metadata, path);
+        return (WithCalibration(zip, metadata, path), graphs);
     });
 
     /// <summary>Checks sizes and checksums only, for zips that carry no MLTransfer metadata (estimator zips).</summary>

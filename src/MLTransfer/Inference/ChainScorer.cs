@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.Transforms.Image;
+using MLTransfer.Export;
 using MLTransfer.Images;
 
 namespace MLTransfer.Inference;
@@ -14,13 +14,6 @@ namespace MLTransfer.Inference;
 /// </summary>
 internal sealed class ChainScorer : IImageScorer
 {
-    private sealed class Input
-    {
-        // The attribute registers MLImage as an image column; the actual size is set per model below.
-        [ImageType(1, 1)]
-        public MLImage? Image { get; set; }
-    }
-
     private sealed class Output
     {
         public float[] Score { get; set; } = [];
@@ -30,39 +23,25 @@ internal sealed class ChainScorer : IImageScorer
     private readonly ITransformer _loaded;
     private readonly ITransformer _model;
     private readonly SchemaDefinition _inputSchema;
-    private readonly ConcurrentBag<PredictionEngine<Input, Output>> _pool = new();
+    private readonly ConcurrentBag<PredictionEngine<ModelPipeline.ImageRow, Output>> _pool = new();
     private int _disposed;
 
     /// <param name="ml">The context the chain was loaded in.</param>
     /// <param name="loaded">The model as loaded from the zip; disposed with this scorer.</param>
     /// <param name="model">The part of it that scores (from the decoded image on).</param>
-    /// <param name="inputSchema">The chain's input: one image column (see <see cref="ImageClassifier"/>'s check).</param>
+    /// <param name="inputSchema">The chain's input: one image column (<see cref="ModelPipeline.ImageSchema"/>).</param>
     public ChainScorer(MLContext ml, ITransformer loaded, ITransformer model, SchemaDefinition inputSchema) =>
         (_ml, _loaded, _model, _inputSchema) = (ml, loaded, model, inputSchema);
-
-    /// <summary>The input schema of a chain that reads images of <paramref name="width"/> × <paramref name="height"/> from <paramref name="column"/>.</summary>
-    public static SchemaDefinition InputSchema(int width, int height, string column)
-    {
-        var schema = SchemaDefinition.Create(typeof(Input));
-        // ML.NET only builds getters for image types registered for MLImage; register this size first.
-        new ImageTypeAttribute(height, width).Register();
-        schema[nameof(Input.Image)].ColumnType = new ImageDataViewType(height, width);
-        schema[nameof(Input.Image)].ColumnName = column;
-        return schema;
-    }
-
-    /// <summary>The schema of rows shaped by <paramref name="inputSchema"/>, for checking a chain before scoring with it.</summary>
-    public static DataViewSchema Schema(MLContext ml, SchemaDefinition inputSchema) => ml.Data.LoadFromEnumerable(Array.Empty<Input>(), inputSchema).Schema;
 
     public FusedScore Score(DecodedImage image)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (!_pool.TryTake(out var engine))
-            engine = _ml.Model.CreatePredictionEngine<Input, Output>(_model, inputSchemaDefinition: _inputSchema);
+            engine = _ml.Model.CreatePredictionEngine<ModelPipeline.ImageRow, Output>(_model, inputSchemaDefinition: _inputSchema);
         try
         {
             using var mlImage = image.ToMLImage();
-            return new FusedScore(engine.Predict(new Input { Image = mlImage }).Score.ToArray(), null);
+            return new FusedScore(engine.Predict(new ModelPipeline.ImageRow { Image = mlImage }).Score.ToArray(), null);
         }
         finally
         {

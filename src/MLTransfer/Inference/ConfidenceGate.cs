@@ -1,33 +1,12 @@
-using MLTransfer.Export;
-
 namespace MLTransfer.Inference;
 
 /// <summary>
-/// Gives a model's verdict on one answer: the fused graph has already applied the calibrated temperature and
-/// computed the out-of-domain score; the gate holds the threshold that score is judged against.
+/// A model's verdict on one answer. The fused graph has already applied the calibrated temperature and computed
+/// the out-of-domain score; the verdict judges that score against the model's threshold, then the probability
+/// against the caller's minimum.
 /// </summary>
-internal sealed class ConfidenceGate
+internal static class ConfidenceGate
 {
-    private readonly bool _scored;
-    private readonly float? _threshold;
-
-    private ConfidenceGate(bool scored, float? threshold) => (_scored, _threshold) = (scored, threshold);
-
-    /// <summary>
-    /// The gate of a loaded model: no out-of-domain score for one saved without reference features; a score but
-    /// no abstention on it for one whose threshold could not be fitted.
-    /// </summary>
-    public static ConfidenceGate For(ModelMetadata metadata) => metadata.Calibration is { Reference: not null } c
-        ? new(true, (float?)c.OutOfDomainThreshold)
-        : new(false, null);
-
-    /// <summary>
-    /// <paramref name="prediction"/> (made from calibrated probabilities) with its out-of-domain score and the
-    /// verdict for <paramref name="minConfidence"/>.
-    /// </summary>
-    public ImagePrediction Judge(ImagePrediction prediction, float? outOfDomainScore, float minConfidence) =>
-        Verdict(prediction with { OutOfDomainScore = _scored ? outOfDomainScore : null, OutOfDomainThreshold = _threshold }, minConfidence);
-
     /// <summary>
     /// The verdict: out of domain when the score is above the threshold (that comes first: such an image belongs
     /// to none of the classes, however probable one looks), else low probability below <paramref name="minConfidence"/>.

@@ -104,16 +104,16 @@ internal sealed class FusedScorer : IImageScorer
             try
             {
                 for (var i = 0; i < n; i++)
-                {
-                    buffers[i] = ArrayPool<float>.Shared.Rent(InputLength);
-                    images[start + i].WritePlanes(buffers[i].AsSpan(0, InputLength), _bgr);
-                }
+                    buffers[i] = Planes(images[start + i]);
                 Run(buffers).CopyTo(result, start);
             }
             finally
             {
-                foreach (var buffer in buffers.Where(b => b is not null))
-                    ArrayPool<float>.Shared.Return(buffer);
+                foreach (var buffer in buffers)
+                {
+                    if (buffer is not null)
+                        ArrayPool<float>.Shared.Return(buffer);
+                }
             }
         }
         return result;

@@ -24,7 +24,8 @@ public sealed class ImageClassifier : IImageClassifier, IDisposable
     private readonly IImageScorer _scorer;
     private readonly ImageDecodeOptions _decode;
     private readonly DecodeBudget? _budget;
-    private readonly ConfidenceGate _gate;
+    // Null for a model saved without reference features (it has no out-of-domain score) or whose threshold could not be fitted.
+    private readonly float? _outOfDomainThreshold;
 
     private ImageClassifier(IImageScorer scorer, ModelMetadata metadata, ImageDecodeOptions decode, DecodeBudget? budget)
     {
@@ -32,7 +33,7 @@ public sealed class ImageClassifier : IImageClassifier, IDisposable
         Metadata = metadata;
         _decode = decode;
         _budget = budget;
-        _gate = ConfidenceGate.For(metadata);
+        _outOfDomainThreshold = metadata.Calibration is { Reference: not null } c ? (float?)c.OutOfDomainThreshold : null;
     }
 
     /// <summary>What the model is: classes, backbone, training facts and metrics.</summary>
@@ -84,15 +85,15 @@ public sealed class ImageClassifier : IImageClassifier, IDisposable
     {
         var before = FileStamp.Of(path);
         var ml = ProcessTemp.NewMLContext();
-        var (model, metadata) = ModelPackage.Load(ml, path);
+        var (model, metadata, graphs) = ModelPackage.LoadWithGraphs(ml, path);
+        var (width, height) = (metadata.Backbone.InputWidth, metadata.Backbone.InputHeight);
         if (metadata.InputKind != ModelInputKind.Image)
         {
             try
             {
                 var scoring = EstimatorChain.ScoringPart(model, metadata, path);
-                var schema = ChainScorer.InputSchema(metadata.Backbone.InputWidth, metadata.Backbone.InputHeight, EstimatorChain.ImageColumn);
-                CheckChain(scoring, ChainScorer.Schema(ml, schema), metadata, path);
-                return (new ChainScorer(ml, model, scoring, schema), metadata);
+                CheckChain(scoring, ModelPipeline.EmptyImages(ml, width, height, EstimatorChain.ImageColumn).Schema, metadata, path);
+                return (new ChainScorer(ml, model, scoring, ModelPipeline.ImageSchema(width, height, EstimatorChain.ImageColumn)), metadata);
             }
             catch
             {
@@ -103,9 +104,7 @@ public sealed class ImageClassifier : IImageClassifier, IDisposable
         byte[] fused;
         try
         {
-            var schema = ChainScorer.InputSchema(metadata.Backbone.InputWidth, metadata.Backbone.InputHeight, ModelPipeline.ImageColumn);
-            CheckChain(model, ChainScorer.Schema(ml, schema), metadata, path);
-            var graphs = ModelZipReader.ReadEmbeddedGraphs(path);
+            CheckChain(model, ModelPipeline.EmptyImages(ml, width, height).Schema, metadata, path);
             fused = OnnxModelIO.Serialize(FusedOnnxExporter.Build(path, graphs, metadata, model));
         }
         finally
@@ -119,7 +118,7 @@ public sealed class ImageClassifier : IImageClassifier, IDisposable
             throw new MLTransferException("The model file changed while it was being loaded", path, "Load it again once it is completely written");
         try
         {
-            var scorer = new FusedScorer(fused, metadata.Backbone.InputWidth, metadata.Backbone.InputHeight, metadata.ClassNames.Count, metadata.Backbone.ChannelOrder,
+            var scorer = new FusedScorer(fused, width, height, metadata.ClassNames.Count, metadata.Backbone.ChannelOrder,
                 serving);
             return (scorer, metadata);
         }
@@ -269,7 +268,12 @@ public sealed class ImageClassifier : IImageClassifier, IDisposable
         var all = scores.Select((p, i) => new ClassProbability(ClassNames[i], p)).ToArray();
         // OrderByDescending is stable: equal probabilities keep class order.
         var ranked = all.OrderByDescending(c => c.Probability).ToArray();
-        return _gate.Judge(new ImagePrediction(ranked[0].Label, ranked[0].Probability, all, ranked.Take(Math.Clamp(topK, 1, all.Length)).ToArray()), outOfDomain, minConfidence);
+        var prediction = new ImagePrediction(ranked[0].Label, ranked[0].Probability, all, ranked.Take(Math.Clamp(topK, 1, all.Length)).ToArray())
+        {
+            OutOfDomainScore = outOfDomain,
+            OutOfDomainThreshold = _outOfDomainThreshold,
+        };
+        return ConfidenceGate.Verdict(prediction, minConfidence);
     }
 
     private int Width => Metadata.Backbone.InputWidth;

@@ -112,7 +112,7 @@ public sealed class ReloadingImageClassifier : IImageClassifier, IDisposable
     /// <exception cref="DecodeBudgetExceededException">Other decodes hold the memory this one needs; try again shortly.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="minConfidence"/> is outside [0, 1].</exception>
     public ServedPrediction Predict(byte[] encodedImage, int topK = 3, float minConfidence = 0) =>
-        Use((classifier, model) => Measured(() => new ServedPrediction(classifier.Predict(encodedImage, topK, minConfidence), model)));
+        Use((classifier, model) => new ServedPrediction(Measured(() => classifier.Predict(encodedImage, topK, minConfidence)), model));
 
     /// <summary>What the model serving now is.</summary>
     public Export.ModelMetadata Metadata => Model.Metadata;
@@ -122,7 +122,7 @@ public sealed class ReloadingImageClassifier : IImageClassifier, IDisposable
 
     /// <inheritdoc/>
     public ImagePrediction Predict(string imagePath, int topK = 3, float minConfidence = 0) =>
-        Use((classifier, model) => Measured(() => new ServedPrediction(classifier.Predict(imagePath, topK, minConfidence), model))).Prediction;
+        Use((classifier, _) => Measured(() => classifier.Predict(imagePath, topK, minConfidence)));
 
     /// <inheritdoc/>
     /// <remarks>Every image of the batch is answered by the same model, even while a reload swaps in another.</remarks>
@@ -142,14 +142,14 @@ public sealed class ReloadingImageClassifier : IImageClassifier, IDisposable
     });
 
     /// <summary>Runs one prediction and counts it: its class and time, or why it was refused.</summary>
-    internal ServedPrediction Measured(Func<ServedPrediction> predict)
+    internal ImagePrediction Measured(Func<ImagePrediction> predict)
     {
         var start = Stopwatch.GetTimestamp();
         try
         {
-            var served = predict();
-            Metrics.Predicted(served.Prediction, Stopwatch.GetElapsedTime(start));
-            return served;
+            var prediction = predict();
+            Metrics.Predicted(prediction, Stopwatch.GetElapsedTime(start));
+            return prediction;
         }
         catch (ImageDecodeException)
         {
