@@ -57,7 +57,7 @@ internal static class BenchHeadCommand
                     }
                     var ml = ProcessTemp.NewMLContext(1);
                     var clock = Stopwatch.StartNew();
-                    HeadTrainer.FitStreaming(ml, classNames, new Replayable<(int, float[])>(Rows), w, HeadKind.LbfgsMaximumEntropy, maxIterations: parse.GetValue(iterations));
+                    HeadTrainer.FitStreaming(ml, classNames, Rows(), w, HeadKind.LbfgsMaximumEntropy, maxIterations: parse.GetValue(iterations));
                     clock.Stop();
                     var peak = PeakMemory.PeakBytes();
                     var result = new
@@ -87,12 +87,5 @@ internal static class BenchHeadCommand
             });
         });
         return command;
-    }
-
-    /// <summary>An enumerable that calls its factory on every enumeration, so each ML.NET cursor reads the shards again.</summary>
-    private sealed class Replayable<T>(Func<IEnumerable<T>> factory) : IEnumerable<T>
-    {
-        public IEnumerator<T> GetEnumerator() => factory().GetEnumerator();
-        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 }

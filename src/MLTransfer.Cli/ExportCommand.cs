@@ -19,7 +19,7 @@ internal static class ExportCommand
             var target = parse.GetValue(onnx)!;
             OutputGuard.Check(target, OutputKind.Onnx, [parse.GetValue(model)], parse.GetValue(force));
             var bytes = FusedOnnxExporter.Export(parse.GetValue(model)!);
-            ModelPackage.WriteAtomically(target, temp => File.WriteAllBytes(temp, bytes));
+            ProcessTemp.WriteAtomically(target, temp => File.WriteAllBytes(temp, bytes));
             if (parse.GetValue(json))
                 CommandRunner.WriteJson(new { onnx = Path.GetFullPath(target), bytes = bytes.Length, input = PreparedBackbone.InputName, output = FusedOnnxExporter.OutputName });
             else

@@ -47,21 +47,17 @@ internal static class ExtractCommand
             var silent = asJson || parse.GetValue(quiet);
             return CommandRunner.Run(asJson, () =>
             {
-                void Log(string line)
-                {
-                    if (!silent)
-                        Console.Error.WriteLine(line);
-                }
-                var assignment = ShardAssignment.Resolve(parse.GetValue(shard), parse.GetValue(count));
-                Log($"shard: {assignment.Shard} from {assignment.Source}");
+                // Log lines go through the progress, so they never share the live progress line.
                 var progress = new ConsoleProgress(silent);
+                var assignment = ShardAssignment.Resolve(parse.GetValue(shard), parse.GetValue(count));
+                progress.Log($"shard: {assignment.Shard} from {assignment.Source}");
                 var options = new ShardExtractionOptions
                 {
                     Shard = assignment.Shard,
                     Backbone = backbone.Source(parse) with { Int8Graph = parse.GetValue(int8) },
                     Cache = parse.GetValue(workspace) is { } w ? new FeatureCacheOptions { WorkspacePath = w } : null,
                     Extraction = new FeatureExtractionOptions { BatchSize = parse.GetValue(batchSize), Progress = progress },
-                    Log = Log,
+                    Log = progress.Log,
                 };
                 var result = FeatureShards.Extract(parse.GetValue(data)!, parse.GetValue(features)!, options, Cancellation.Token);
                 progress.Complete();

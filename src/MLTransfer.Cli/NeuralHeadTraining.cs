@@ -70,7 +70,7 @@ internal sealed class NeuralHeadTraining
         using var fitted = estimator.Fit(keyed);
         var model = labels.Append<ITransformer>(fitted).Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(fitted.Transform(keyed)));
         OutputGuard.Check(outputPath, OutputKind.ModelZip, [.. OutputGuard.InputsOf(data), run.Backbone.ExplicitFile(parse)], parse.GetValue(run.Force));
-        ModelPackage.WriteAtomically(outputPath, temp => ml.Model.Save(model, train.Schema, temp));
+        ProcessTemp.WriteAtomically(outputPath, temp => ml.Model.Save(model, train.Schema, temp));
         var summary = fitted.Summary;
 
         using var classifier = ImageClassifier.Load(outputPath);

@@ -32,11 +32,7 @@ internal static class QuantizeCommand
                 {
                     Backbone = backbone.Source(parse),
                     Seed = parse.GetValue(seed),
-                    Log = line =>
-                    {
-                        if (!silent)
-                            Console.Error.WriteLine(line);
-                    },
+                    Log = new ConsoleProgress(silent).Log,
                 };
                 var r = Int8Quantization.Run(parse.GetValue(data)!, parse.GetValue(output)!, options, parse.GetValue(calibration), parse.GetValue(force), Cancellation.Token);
                 if (asJson)

@@ -96,7 +96,7 @@ internal sealed class RunOptions(string outputSuffix, string workspaceContent)
         var metricsPath = MetricsPath(outputPath);
         OutputGuard.Check(metricsPath, OutputKind.MetricsJson, model.Inputs, force);
         model.Save(outputPath, force);
-        ModelPackage.WriteAtomically(metricsPath, temp => MetricsJson.WriteFile(temp, model.Report));
+        ProcessTemp.WriteAtomically(metricsPath, temp => MetricsJson.WriteFile(temp, model.Report));
         return metricsPath;
     }
 

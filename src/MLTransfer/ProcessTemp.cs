@@ -29,6 +29,39 @@ internal static class ProcessTemp
     /// <summary>A new ML.NET context whose temporary files go into <see cref="Folder"/>.</summary>
     public static MLContext NewMLContext(int? seed = null) => new(seed) { TempFilePath = Folder };
 
+    /// <summary>
+    /// Writes a file through a temporary sibling and a rename, so readers never see a partial file. Temporary
+    /// siblings that a killed earlier run left beside <paramref name="path"/> are deleted first.
+    /// </summary>
+    /// <param name="path">The file to write.</param>
+    /// <param name="write">Writes the content to the temporary path it is given.</param>
+    /// <param name="what">What the file is, for the error (default: its name).</param>
+    /// <param name="hint">What to do when it cannot be written (default: check the folder; the previous file is unchanged).</param>
+    /// <exception cref="MLTransferException">The folder cannot be written; the previous file is left intact.</exception>
+    public static void WriteAtomically(string path, Action<string> write, string? what = null, string? hint = null)
+    {
+        var full = Path.GetFullPath(path);
+        var temp = SiblingFor(full);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            SweepSiblings(full);
+            write(temp);
+            File.Move(temp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(() => File.Delete(temp));
+            throw new MLTransferException($"Could not write {what ?? Path.GetFileName(full)}: {e.Message}", full,
+                hint ?? "Check that the folder is writable and the disk has space; any previous file there is unchanged", e);
+        }
+        catch
+        {
+            TryDelete(() => File.Delete(temp));
+            throw;
+        }
+    }
+
     /// <summary>A temporary sibling of <paramref name="path"/> for an atomic write: hidden, and tagged with this process.</summary>
     public static string SiblingFor(string path)
     {

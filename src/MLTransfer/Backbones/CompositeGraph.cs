@@ -31,19 +31,19 @@ internal static class CompositeGraph
                     $"'{m.Description.Name}' takes {m.InputWidth}×{m.InputHeight} {m.Description.ResizeMode} {m.ChannelOrder} images and '{first.Description.Name}' takes {first.InputWidth}×{first.InputHeight} {first.Description.ResizeMode} {first.ChannelOrder}",
                     spec.ToString(), "Combine backbones that take the same input size, resize mode and channel order (see 'mltransfer backbones list')");
         var models = members.Select((m, i) => Renamed(OnnxModelIO.Parse(m.OnnxBytes, m.Description.Name), $"m{i}/")).ToList();
-        var opset = models.Max(DefaultOpset);
+        var opset = models.Max(OnnxGraphCombiner.DefaultOpset);
         var graph = new GraphProto { Name = "mltransfer_" + spec };
         var taken = new HashSet<string>(StringComparer.Ordinal) { PreparedBackbone.InputName, PreparedBackbone.OutputName };
         foreach (var model in models)
         {
-            var from = DefaultOpset(model);
+            var from = OnnxGraphCombiner.DefaultOpset(model);
             if (from < opset)
                 OnnxOpsetUpgrade.Upgrade(model.Graph, from, opset, taken, spec.ToString());
             taken.UnionWith(new OnnxGraphIndex(model.Graph).AllNames());
         }
 
         // A member that pins its batch size pins the composite's; the mirrored batch doubles it, so a flip needs a free one.
-        var pinned = members.Select(m => InputBatch(m)).FirstOrDefault(b => b is not null);
+        var pinned = members.Select(m => m.FixedBatchSize).FirstOrDefault(b => b is not null);
         if (pinned is not null && spec.FlipAveraged)
             throw new MLTransferException($"Flip test-time augmentation runs the image and its mirror as one batch, but a member of '{spec}' only takes batches of {pinned}",
                 spec.ToString(), "Drop 'tta:' for this backbone");
@@ -239,17 +239,6 @@ internal static class CompositeGraph
     }
 
     private static string Prefixed(string prefix, string name) => prefix + name;
-
-    /// <summary>The static batch size of a prepared graph's input, or null when it takes any.</summary>
-    private static long? InputBatch(PreparedBackbone prepared)
-    {
-        var model = OnnxModelIO.Parse(prepared.OnnxBytes, prepared.Description.Name);
-        var dims = OnnxShapes.Dims(model.Graph.Input.First(i => i.Name == PreparedBackbone.InputName));
-        return dims is { Count: 4 } ? OnnxShapes.StaticValue(dims[0]) : null;
-    }
-
-    private static long DefaultOpset(ModelProto m) =>
-        m.OpsetImport.Where(o => o.Domain.Length == 0 || o.Domain == "ai.onnx").Select(o => o.Version).DefaultIfEmpty(1).Max();
 
     private static NodeProto Node(string op, string name, string[] inputs, string output)
     {

@@ -41,7 +41,7 @@ public static class ModelPackage
     /// </summary>
     internal static void Save(MLContext ml, ITransformer model, ModelMetadata metadata, string path)
     {
-        WriteAtomically(path, temp =>
+        ProcessTemp.WriteAtomically(path, temp =>
         {
             ml.Model.Save(model, null, temp);
             using var zip = ZipFile.Open(temp, ZipArchiveMode.Update);
@@ -54,36 +54,6 @@ public static class ModelPackage
                 stream.Write(CalibrationEntry.Write(metadata.Calibration));
             }
         });
-    }
-
-    /// <summary>
-    /// Writes a file through a temporary sibling and a rename, so readers never see a partial file. Temporary
-    /// siblings that a killed earlier run left beside <paramref name="path"/> are deleted first.
-    /// </summary>
-    /// <exception cref="MLTransferException">The folder cannot be written; the previous file is left intact.</exception>
-    internal static void WriteAtomically(string path, Action<string> write)
-    {
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full)!;
-        var temp = ProcessTemp.SiblingFor(full);
-        try
-        {
-            Directory.CreateDirectory(dir);
-            ProcessTemp.SweepSiblings(full);
-            write(temp);
-            File.Move(temp, full, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            TryDelete(temp);
-            throw new MLTransferException($"Could not write {Path.GetFileName(full)}: {e.Message}", full,
-                "Check that the folder is writable and the disk has space; any previous file there is unchanged", e);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
     }
 
     /// <summary>
@@ -126,8 +96,4 @@ public static class ModelPackage
     /// <exception cref="MLTransferException">Not a readable MLTransfer model zip, or invalid metadata.</exception>
     public static ModelMetadata ReadMetadata(string path) => ModelZipReader.ReadMetadata(path);
 
-    private static void TryDelete(string path)
-    {
-        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
 }

@@ -108,18 +108,9 @@ public sealed record FeatureManifest(int Format, int ShardCount, FeatureSignatur
             CheckCompatible(full, new ShardSpec(entry.Index, shardCount), signature);
         var shards = (current?.Shards ?? []).Where(e => e.Index != entry.Index).Append(entry).OrderBy(e => e.Index).ToList();
         var manifest = new FeatureManifest(1, shardCount, signature, shards);
-        var path = Path.Combine(full, FileName);
-        var temp = ProcessTemp.SiblingFor(path);
-        try
-        {
-            File.WriteAllText(temp, JsonSerializer.Serialize(manifest, ShardJson.Indented));
-            File.Move(temp, path, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
+        ProcessTemp.WriteAtomically(Path.Combine(full, FileName), temp => File.WriteAllText(temp, JsonSerializer.Serialize(manifest, ShardJson.Indented)),
+            "the manifest (the shard itself was written)",
+            "Check that the folder is writable and has space, then run the same task again: it finds the shard complete and records it");
     }
 
     /// <summary>

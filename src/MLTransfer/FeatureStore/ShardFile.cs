@@ -260,13 +260,6 @@ internal sealed class ShardReader : IDisposable
         return values;
     }
 
-    /// <summary>The features of a row group, row after row (rows × width floats).</summary>
-    public float[] ReadFeatures(int rowGroup)
-    {
-        using var buffers = new FeatureBuffers();
-        return ReadFeatures(rowGroup, buffers).ToArray();
-    }
-
     /// <summary>
     /// The features of a row group into <paramref name="buffers"/>, which a caller reading group after group
     /// reuses: a group's arrays (60 MB at 4096 rows of 1280) go to the large-object heap, which only a full

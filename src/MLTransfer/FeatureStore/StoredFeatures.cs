@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Security.Cryptography;
+using MLTransfer.Backbones.Store;
 
 namespace MLTransfer.FeatureStore;
 
@@ -91,7 +91,7 @@ internal sealed class StoredFeatures
                 throw new MLTransferException(string.Create(CultureInfo.InvariantCulture,
                     $"The feature shard is damaged or incomplete: it is {length} bytes, the manifest recorded {entry.Bytes}"), path,
                     $"Extract it again (ShardExtractionOptions.Shard, CLI: mltransfer extract --shard {s}/{n})");
-            if (Sha256Of(path) != entry.Sha256)
+            if (BackboneFileVerifier.ComputeSha256(path) != entry.Sha256)
                 throw new MLTransferException("The feature shard is damaged: its SHA-256 is not the one the manifest recorded", path,
                     $"Extract it again (ShardExtractionOptions.Shard, CLI: mltransfer extract --shard {s}/{n})");
             using var reader = ShardReader.Open(path);
@@ -132,12 +132,6 @@ internal sealed class StoredFeatures
         return new StoredFeatures(full, manifest, files, rows, skipped, root ?? full);
     }
 
-    private static string Sha256Of(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
-
     /// <summary>
     /// The vectors of the rows <paramref name="wanted"/> selects, in storage order, one row group in memory at a
     /// time, each row's key read with it (not taken from <see cref="Rows"/>, so a reader that does not keep the
@@ -154,11 +148,12 @@ internal sealed class StoredFeatures
             for (var g = 0; g < reader.RowGroupCount; g++)
             {
                 var keys = reader.ReadKeys(g);
-                if (!keys.Any(wanted))
+                var keep = keys.Select(wanted).ToArray();
+                if (!keep.Contains(true))
                     continue;
                 var values = reader.ReadFeatures(g, buffers);
                 for (var r = 0; r < keys.Count; r++)
-                    if (wanted(keys[r]))
+                    if (keep[r])
                         yield return (keys[r], values.Slice(r * width, width).ToArray());
             }
         }

@@ -41,8 +41,19 @@ public static class FineTuner
         var images = run.Usable(run.Extract(cut.FrozenPart, run.Resolved.Sha256, cut.Plan.CutTensor));
         var classes = run.ClassNames;
         var ml = ProcessTemp.NewMLContext(t.Seed);
-        float[][] Score(ITransformer head, IReadOnlyList<LabeledImage> set) => HeadTrainer.Score(ml, head, cut.Features(images.VectorsOf(set)));
-        ITransformer FitHead() => HeadTrainer.Fit(ml, classes, cut.Features(images.VectorsOf(images.Train)), images.Labels(images.Train), t.Head, t.L2Regularization, t.L1Regularization, t.BalanceClasses);
+        // The trained top layers run in the managed engine, the costly step: each image's features are computed once
+        // per state of the network (pretrained, then fine-tuned) and reused by the head fit, calibration and evaluation.
+        var cache = new Dictionary<string, float[]>(PathUtil.Comparer);
+        List<float[]> Features(IReadOnlyList<LabeledImage> set)
+        {
+            var missing = set.Where(i => !cache.ContainsKey(i.Path)).DistinctBy(i => i.Path, PathUtil.Comparer).ToList();
+            if (missing.Count > 0)
+                foreach (var (image, features) in missing.Zip(cut.Features(images.VectorsOf(missing))))
+                    cache[image.Path] = features;
+            return set.Select(i => cache[i.Path]).ToList();
+        }
+        float[][] Score(ITransformer head, IReadOnlyList<LabeledImage> set) => HeadTrainer.Score(ml, head, Features(set));
+        ITransformer FitHead() => HeadTrainer.Fit(ml, classes, Features(images.Train), images.Labels(images.Train), t.Head, t.L2Regularization, t.L1Regularization, t.BalanceClasses);
 
         // The frozen baseline: the same features the head-only path sees, the same head trainer, the same split.
         var frozenHead = FitHead();
@@ -54,10 +65,10 @@ public static class FineTuner
         var joint = JointTraining.Run(cut, plan, all, classes.Count, run.Prepared.FeatureSize, options, t.Seed, run.Log, cancellation);
 
         // The saved head: the configured ML.NET trainer refitted on the fine-tuned features of all training images.
+        cache.Clear();
         var headClock = Stopwatch.StartNew();
         var finalHead = FitHead();
         headClock.Stop();
-        List<float[]> Features(IReadOnlyList<LabeledImage> set) => cut.Features(images.VectorsOf(set));
         var calibration = RunCalibration.Fit(run, images, Features, set => Score(finalHead, set), (fit, held) =>
         {
             // The backbone was tuned on every training image, so these out-of-fold scores are somewhat optimistic.

@@ -36,7 +36,7 @@ internal static class JointTraining
         var epochs = new List<FineTuningEpoch> { Pool(0, lanes, lanes.Select(l => l.Start).ToList(), warmClock.Elapsed.TotalSeconds, 0) };
         log(EpochLine(epochs[0]));
 
-        var best = (Epoch: 0, epochs[0].SelectionAccuracy, epochs[0].SelectionLoss, Net: pretrained, Head: lanes[0].Head);
+        var best = (Epoch: 0, epochs[0].SelectionAccuracy, epochs[0].SelectionLoss, Net: pretrained);
         var tuneClock = Stopwatch.StartNew();
         var stoppedEarly = false;
         for (var epoch = 1; epoch <= options.MaxEpochs; epoch++)
@@ -60,7 +60,7 @@ internal static class JointTraining
             var improved = record.SelectionAccuracy > best.SelectionAccuracy || record.SelectionAccuracy == best.SelectionAccuracy && record.SelectionLoss < best.SelectionLoss;
             log(EpochLine(record) + (improved ? "  *" : ""));
             if (improved)
-                best = (epoch, record.SelectionAccuracy, record.SelectionLoss, lanes[0].Net, lanes[0].Head);
+                best = (epoch, record.SelectionAccuracy, record.SelectionLoss, lanes[0].Net);
             else if (epoch - best.Epoch >= options.Patience)
             {
                 stoppedEarly = true;

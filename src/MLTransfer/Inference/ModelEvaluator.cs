@@ -2,6 +2,8 @@ using MLTransfer.Data;
 using MLTransfer.Evaluation;
 using MLTransfer.Images;
 
+using MLTransfer.Training;
+
 namespace MLTransfer.Inference;
 
 /// <summary>Scores a saved model on a labelled image folder or manifest, through the same path apps use.</summary>
@@ -51,16 +53,13 @@ public static class ModelEvaluator
         var used = Enumerable.Range(0, images.Count).Where(i => scores[i] is not null).ToList();
         if (used.Count == 0)
             throw new MLTransferException("No usable images to evaluate", dataset.Root, "Check the skipped files");
-        var metrics = MetricsCalculator.Compute(classifier.ClassNames, used.Select(i => index[images[i].Label]).ToList(), used.Select(i => scores[i]).ToList());
-        var outcomes = used.Select(i =>
-        {
-            var best = Array.IndexOf(scores[i], scores[i].Max());
-            return new ImageOutcome(images[i].Path, images[i].Label, classifier.ClassNames[best], scores[i][best], scores[i][index[images[i].Label]]) { OutOfDomainScore = distances[i] };
-        }).ToList();
+        var (labels, probabilities) = (used.Select(i => index[images[i].Label]).ToList(), used.Select(i => scores[i]).ToList());
+        var metrics = MetricsCalculator.Compute(classifier.ClassNames, labels, probabilities);
+        var outcomes = used.Select(i => RunSummary.Outcome(images[i], scores[i], classifier.ClassNames, index) with { OutOfDomainScore = distances[i] }).ToList();
         return new Result(metrics, skipped.OrderBy(s => s.Path, StringComparer.Ordinal).ToList(), outcomes)
         {
-            Probabilities = used.Select(i => scores[i]).ToList(),
-            Labels = used.Select(i => index[images[i].Label]).ToList(),
+            Probabilities = probabilities,
+            Labels = labels,
         };
     }
 }

@@ -37,7 +37,7 @@ internal static class HtmlReportWriter
     {
         var path = PathIn(directory);
         var html = Render(content);
-        ModelPackage.WriteAtomically(path, temp => File.WriteAllText(temp, html, Encoding.UTF8));
+        ProcessTemp.WriteAtomically(path, temp => File.WriteAllText(temp, html, Encoding.UTF8));
         return path;
     }
 

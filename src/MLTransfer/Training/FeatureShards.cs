@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using MLTransfer.Backbones;
+using MLTransfer.Backbones.Store;
 using MLTransfer.Data;
 using MLTransfer.Export;
 using MLTransfer.Features;
@@ -108,62 +109,47 @@ public static class FeatureShards
 
         var ownCache = options.Cache is null;
         var cacheOptions = options.Cache ?? new FeatureCacheOptions { WorkspacePath = Path.Combine(folder, "_work", Path.GetFileNameWithoutExtension(shard.FileName)) };
-        var temp = ProcessTemp.SiblingFor(shardPath);
         int extracted = 0, fromCache = 0;
-        ShardFacts facts;
-        try
+        ShardFacts? facts = null;
+        ProcessTemp.WriteAtomically(shardPath, temp =>
         {
-            Directory.CreateDirectory(folder);
-            ProcessTemp.SweepSiblings(shardPath);
-            using (var session = new BackboneSession(prepared, options.Extraction.InferenceThreads))
-            using (var cache = FeatureCache.OpenFor(cacheOptions, key, log, cancellation))
-            using (var writer = new ShardWriter(temp, prepared.FeatureSize))
+            using var session = new BackboneSession(prepared, options.Extraction.InferenceThreads);
+            using var cache = FeatureCache.OpenFor(cacheOptions, key, log, cancellation);
+            using var writer = new ShardWriter(temp, prepared.FeatureSize);
+            var progress = options.Extraction.Progress;
+            for (var start = 0; start < readable.Count; start += ShardSchema.RowGroupRows)
             {
-                var progress = options.Extraction.Progress;
-                for (var start = 0; start < readable.Count; start += ShardSchema.RowGroupRows)
+                var chunk = readable.Skip(start).Take(ShardSchema.RowGroupRows).ToList();
+                var offset = new ExtractionProgress(start, readable.Count, fromCache, skipped.Count, clock.Elapsed);
+                var chunkOptions = options.Extraction with { Progress = progress is null ? null : new OffsetProgress(progress, offset) };
+                var sources = chunk.Select(x => ImageSource.File(x.Image.Path, hashes[x.Image.Path])).ToList();
+                var result = FeatureExtractor.Extract(sources, session, cache, chunkOptions, cancellation);
+                var reasons = result.Skipped.ToDictionary(s => s.Path, s => s.Reason, PathUtil.Comparer);
+                var rows = new List<ShardRow>(chunk.Count);
+                for (var i = 0; i < chunk.Count; i++)
                 {
-                    var chunk = readable.Skip(start).Take(ShardSchema.RowGroupRows).ToList();
-                    var offset = new ExtractionProgress(start, readable.Count, fromCache, skipped.Count, clock.Elapsed);
-                    var chunkOptions = options.Extraction with { Progress = progress is null ? null : new OffsetProgress(progress, offset) };
-                    var sources = chunk.Select(x => ImageSource.File(x.Image.Path, hashes[x.Image.Path])).ToList();
-                    var result = FeatureExtractor.Extract(sources, session, cache, chunkOptions, cancellation);
-                    var reasons = result.Skipped.ToDictionary(s => s.Path, s => s.Reason, PathUtil.Comparer);
-                    var rows = new List<ShardRow>(chunk.Count);
-                    for (var i = 0; i < chunk.Count; i++)
-                    {
-                        var (image, relative) = chunk[i];
-                        if (result.Features[i] is { } features)
-                            rows.Add(new ShardRow(relative, hashes[image.Path], image.Label, SplitName(image.Split), features));
-                        else
-                            skipped.Add(new ShardSkip(relative, image.Label, SplitName(image.Split), hashes[image.Path], reasons.GetValueOrDefault(image.Path, "no features")));
-                    }
-                    writer.Write(rows);
-                    (extracted, fromCache) = (extracted + result.Extracted, fromCache + result.FromCache);
+                    var (image, relative) = chunk[i];
+                    if (result.Features[i] is { } features)
+                        rows.Add(new ShardRow(relative, hashes[image.Path], image.Label, SplitName(image.Split), features));
+                    else
+                        skipped.Add(new ShardSkip(relative, image.Label, SplitName(image.Split), hashes[image.Path], reasons.GetValueOrDefault(image.Path, "no features")));
                 }
-                facts = new ShardFacts(signature, shard, writer.Rows, listing, dataset.Root, ShardFacts.CurrentToolVersion,
-                    skipped.OrderBy(s => s.Path, StringComparer.Ordinal).ToList());
-                writer.Complete(facts);
+                writer.Write(rows);
+                (extracted, fromCache) = (extracted + result.Extracted, fromCache + result.FromCache);
             }
-            File.Move(temp, shardPath, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            TryDelete(temp);
-            throw new MLTransferException($"Could not write the feature shard: {e.Message}", shardPath,
-                "Check that the feature folder is writable and has space; a rerun resumes from the features already extracted", e);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
-        var registered = Register(folder, shard, signature, shardPath, facts, cancellation);
+            var written = new ShardFacts(signature, shard, writer.Rows, listing, dataset.Root, ShardFacts.CurrentToolVersion,
+                skipped.OrderBy(s => s.Path, StringComparer.Ordinal).ToList());
+            writer.Complete(written);
+            facts = written;
+        }, "the feature shard", "Check that the feature folder is writable and has space; a rerun resumes from the features already extracted");
+        var written = facts!;
+        var registered = Register(folder, shard, signature, shardPath, written, cancellation);
         if (ownCache)
             TryDeleteFolder(cacheOptions.ResolvedWorkspace);
         var elapsed = clock.Elapsed;
         log(string.Create(CultureInfo.InvariantCulture,
             $"shard {shard}: {registered.Rows} rows written ({extracted} extracted at {(extracted > 0 ? extracted / elapsed.TotalSeconds : 0):F0} images/s, {fromCache} from the cache, {registered.Skipped} skipped) in {elapsed.TotalSeconds:F1} s"));
-        foreach (var s in facts.Skipped)
+        foreach (var s in written.Skipped)
             log($"skipped: {s.Path}: {s.Reason}");
         return new ShardExtractionResult(shardPath, shard, false, registered.Rows, registered.Skipped, extracted, fromCache, elapsed);
     }
@@ -199,9 +185,7 @@ public static class FeatureShards
     {
         try
         {
-            string sha;
-            using (var stream = new FileStream(shardPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan))
-                sha = Convert.ToHexStringLower(SHA256.HashData(stream));
+            var sha = BackboneFileVerifier.ComputeSha256(shardPath);
             var entry = new ShardEntry(shard.Index, shard.FileName, facts.Rows, facts.Skipped.Count, new FileInfo(shardPath).Length, sha);
             FeatureManifest.Register(folder, shard.Count, signature, entry, cancellation);
             return entry;
@@ -230,11 +214,6 @@ public static class FeatureShards
         _ => null,
     };
 
-    private static void TryDelete(string path)
-    {
-        try { File.Delete(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-    }
 
     private static void TryDeleteFolder(string path)
     {

@@ -75,7 +75,7 @@ public static class Int8Quantization
         if (accepted)
         {
             int8 = Int8Backbone.WithRecord(int8, new Int8Record(run.Resolved.Sha256, preprocessing, calibration.Count, floatVal, int8Val));
-            ModelPackage.WriteAtomically(outputPath, temp => File.WriteAllBytes(temp, int8.OnnxBytes));
+            ProcessTemp.WriteAtomically(outputPath, temp => File.WriteAllBytes(temp, int8.OnnxBytes));
             written = Path.GetFullPath(outputPath);
         }
         return new Int8Check(run.Resolved.Description.Name, calibration.Count, floatResult.ExtractedPerSecond, int8Result.ExtractedPerSecond, floatRate, int8Rate,

@@ -73,15 +73,15 @@ internal static class RunCalibration
     /// <param name="calibration">The fitted calibration.</param>
     /// <param name="images">The usable images.</param>
     /// <param name="heldOutRaw">The saved head's uncalibrated probabilities of the held-out images.</param>
+    /// <param name="heldOutCalibrated">The same at the calibrated temperature.</param>
     /// <param name="heldOutDistances">Their out-of-domain scores.</param>
-    public static ConfidenceReport? Measure(ConfidenceCalibration calibration, RunImages images, float[][] heldOutRaw, IReadOnlyList<float> heldOutDistances)
+    public static ConfidenceReport? Measure(ConfidenceCalibration calibration, RunImages images, float[][] heldOutRaw, float[][] heldOutCalibrated, IReadOnlyList<float> heldOutDistances)
     {
         var (set, name) = images.Test.Count > 0 ? (images.Test, "test") : (images.Validation, "validation");
         if (set.Count == 0)
             return null;
-        var calibrated = heldOutRaw.Select(p => TemperatureScaling.Apply(p, calibration.Temperature)).ToList();
         var empty = new Reliability(0, []);
-        return ConfidenceMeasurement.Measure(heldOutRaw, calibrated, images.Labels(set), heldOutDistances, calibration.OutOfDomainThreshold, new ConfidenceReport
+        return ConfidenceMeasurement.Measure(heldOutRaw, heldOutCalibrated, images.Labels(set), heldOutDistances, calibration.OutOfDomainThreshold, new ConfidenceReport
         {
             Before = empty,
             After = empty,

@@ -224,7 +224,7 @@ internal sealed partial class TrainingRun
         return new RunEvaluation(Metrics(images.Validation, validationScores), Metrics(images.Test, testScores), outcomes)
         {
             Train = Metrics(images.Train, Calibrated(score(images.Train))),
-            Confidence = calibration is not null && distances is not null ? RunCalibration.Measure(calibration, images, heldOutRaw, distances) : null,
+            Confidence = calibration is not null && distances is not null ? RunCalibration.Measure(calibration, images, heldOutRaw, heldOutScores, distances) : null,
         };
     }
 

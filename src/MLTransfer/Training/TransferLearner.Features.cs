@@ -43,6 +43,9 @@ public static partial class TransferLearner
             var root = store.DatasetRoot;
             string Full(string relative) => Path.Combine(root, relative.Replace('/', Path.DirectorySeparatorChar));
             var trainSet = images.Train.Select(i => i.Path).ToHashSet(PathUtil.Comparer);
+            // The rows' own keys, found once: the filter runs on every row of every pass.
+            HashSet<string> KeysOf(IReadOnlySet<string> paths) => store.Rows.Select(r => r.Key.Path).Where(k => paths.Contains(Full(k))).ToHashSet(StringComparer.Ordinal);
+            var trainKeys = KeysOf(trainSet);
             var classIndex = images.ClassIndex;
             run.Log(string.Create(CultureInfo.InvariantCulture,
                 $"head: streaming {trainSet.Count} training rows from the shards ({(long)trainSet.Count * store.Width * sizeof(float) >> 20} MiB of features; one pass per iteration)"));
@@ -51,13 +54,13 @@ public static partial class TransferLearner
             run.Log("calibration: skipped for a streamed head (no temperature, no out-of-domain score); the probabilities are the head's own");
             clock.Start();
             var head = HeadTrainer.FitStreaming(ml, run.ClassNames,
-                store.Stream(k => trainSet.Contains(Full(k.Path))).Select(x => (classIndex[x.Key.Label], x.Features)), store.Width, o.Head,
+                store.Stream(k => trainKeys.Contains(k.Path)).Select(x => (classIndex[x.Key.Label], x.Features)), store.Width, o.Head,
                 o.L2Regularization, o.L1Regularization, classWeights: o.BalanceClasses ? HeadTrainer.BalancedClassWeights(images.Labels(images.Train), run.ClassNames.Count) : null);
             clock.Stop();
             // Every usable row, training ones included: the report gives the training accuracy beside the held-out one.
-            var usable = images.Train.Concat(images.Validation).Concat(images.Test).Select(i => i.Path).ToHashSet(PathUtil.Comparer);
+            var usable = KeysOf(images.Train.Concat(images.Validation).Concat(images.Test).Select(i => i.Path).ToHashSet(PathUtil.Comparer));
             var scores = new Dictionary<string, float[]>(PathUtil.Comparer);
-            foreach (var batch in store.Stream(k => usable.Contains(Full(k.Path))).Chunk(4096))
+            foreach (var batch in store.Stream(k => usable.Contains(k.Path)).Chunk(4096))
             {
                 cancellation.ThrowIfCancellationRequested();
                 var scored = HeadTrainer.Score(ml, head, batch.Select(b => b.Features).ToList());

@@ -25,7 +25,7 @@ public class ModelPackageTests
     {
         var path = Path.Combine(_dir, "model.zip");
         File.WriteAllText(path, "previous");
-        Assert.Throws<InvalidOperationException>(() => ModelPackage.WriteAtomically(path, temp =>
+        Assert.Throws<InvalidOperationException>(() => ProcessTemp.WriteAtomically(path, temp =>
         {
             File.WriteAllText(temp, "half");
             throw new InvalidOperationException("disk full");
@@ -43,7 +43,7 @@ public class ModelPackageTests
         var path = Path.Combine(folder, "model.zip");
         File.WriteAllText(path, "previous");
         File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserExecute);
-        var e = Assert.Throws<MLTransferException>(() => ModelPackage.WriteAtomically(path, temp => File.WriteAllText(temp, "new")));
+        var e = Assert.Throws<MLTransferException>(() => ProcessTemp.WriteAtomically(path, temp => File.WriteAllText(temp, "new")));
         Assert.That(e!.Message, Does.Contain("model.zip"));
         Assert.That(File.ReadAllText(path), Is.EqualTo("previous"));
     }

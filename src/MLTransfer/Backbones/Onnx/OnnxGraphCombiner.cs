@@ -156,6 +156,7 @@ internal static class OnnxGraphCombiner
 
     private static bool IsDefault(OperatorSetIdProto o) => o.Domain.Length == 0 || o.Domain == "ai.onnx";
 
-    private static long DefaultOpset(ModelProto m) =>
+    /// <summary>The model's opset of the default ONNX domain (1 when it names none).</summary>
+    internal static long DefaultOpset(ModelProto m) =>
         m.OpsetImport.Where(IsDefault).Select(o => o.Version).DefaultIfEmpty(1).Max();
 }
